@@ -1,0 +1,1 @@
+"""The workflow app (Django): worklists, recall, review, escalation, audit trail, scorecards, reports."""
