@@ -2,6 +2,22 @@
 
 The engine (``rxwatch.engine.search``) produces a ``SearchResult``; the CLI writes it as CSV, the web
 app turns it into monitoring cases, the scorecard reads its indicators. Nothing here imports Django.
+
+Row meanings (the catalogue, ../shared/clinical/catalogue.md, is the spec; these fix what it leaves open):
+
+* ``overdue``: ``last_date`` = last test (null if none); ``due_date`` = last test + interval (null if
+  none); ``days_overdue`` = T − due_date (null if no last test); ``last_value`` null.
+* ``due_soon``: ``last_date``, ``due_date`` set; ``days_overdue`` and ``last_value`` null.
+* ``out_of_range``: ``last_date`` and ``last_value`` = the breaching value and its date (the first
+  threshold of the test, in rule-file order, that breaches; among values sharing the latest date, the
+  one that breaches: the lowest for ``<``/``<=``, the highest for ``>``/``>=``); ``due_date`` set;
+  ``days_overdue`` null. For the DOAC ``crcl`` threshold, ``last_value`` is the CrCl (1 decimal place)
+  and ``last_date`` the date of the creatinine used.
+* ``safety_alert``: ``last_date`` = the latest issue in (T − 90, T] of any drug codelist the rule's hazard
+  names, else of any its at-risk group names; other columns null.
+* ``missed_diagnosis``: ``last_date`` / ``last_value`` = the latest value that triggered it (ties: the
+  one meeting the condition).
+* one row per (practice, patient_id, rule_id); a test that is both overdue and out of range is overdue.
 """
 
 from __future__ import annotations
