@@ -22,11 +22,12 @@ class Problem:
     column: str | None
     value: str | None
     message: str
+    unit: str = "line"  # "row" for Parquet, where a row is not a line of text
 
     def __str__(self) -> str:
         where = self.file
         if self.line is not None:
-            where += f": line {self.line}"
+            where += f": {self.unit} {self.line}"
         if self.column:
             where += f": column {self.column}"
         shown = "" if self.value is None else f" (value {self.value!r})"
