@@ -1,0 +1,126 @@
+"""Shared fixtures: the shipped catalogue, one local Spark session per run, and the search backends.
+
+``backend`` is parametrised over DuckDB and PySpark (the PySpark cases carry
+``@pytest.mark.spark``; ``-m "not spark"`` runs DuckDB only). Spark start-up costs ~25 s, so the
+session is created once, lazily, the first time a PySpark case needs it, and skipped with a reason
+when Java is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # tests.engine.spec.* and tests.engine.reference import as modules
+    sys.path.insert(0, str(ROOT))
+
+from rxwatch.rules.catalogue import Catalogue, load_catalogue  # noqa: E402
+
+BACKENDS = ("duckdb", "pyspark")
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    """The shipped rules and codelists."""
+    return load_catalogue()
+
+
+def _java_available() -> bool:
+    return bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark session for the whole run (local[2], UTC, small shuffles, no UI)."""
+    if not _java_available():
+        pytest.skip("PySpark needs Java (openjdk-17-jre-headless); none found on PATH or JAVA_HOME")
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed")
+    spark = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("rxwatch-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.adaptive.enabled", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield spark
+    spark.stop()
+
+
+def duckdb_holding(tables: Mapping[str, pa.Table]) -> Any:
+    """A fresh in-memory DuckDB connection with the canonical tables in it."""
+    import duckdb
+
+    con = duckdb.connect()
+    for name, table in tables.items():
+        con.register("_arrow_in", table)
+        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _arrow_in')
+        con.unregister("_arrow_in")
+    return con
+
+
+@dataclass
+class Backend:
+    """A search backend: ``connect`` puts canonical tables on it, ``search`` runs the engine."""
+
+    name: str
+    connect: Callable[[Mapping[str, pa.Table]], Any]
+
+    def search(self, tables: Mapping[str, pa.Table], *, as_of: dt.date, catalogue: Catalogue):
+        from rxwatch.engine.search import run_search
+
+        return run_search(self.connect(tables), as_of=as_of, catalogue=catalogue)
+
+
+def make_backend(name: str, request: pytest.FixtureRequest) -> Backend:
+    """The tables go through ``rxwatch.engine.backends.connect``, as the CLI's do."""
+    from rxwatch.engine.backends import connect
+
+    if name == "duckdb":
+        return Backend(
+            "duckdb", lambda tables: connect("duckdb", duckdb_con=duckdb_holding(tables))
+        )
+    spark = request.getfixturevalue("spark_session")
+    return Backend(
+        "pyspark",
+        lambda tables: connect("pyspark", duckdb_con=duckdb_holding(tables), spark_session=spark),
+    )
+
+
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param("duckdb"), pytest.param("pyspark", marks=pytest.mark.spark)],
+)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each search backend in turn (PySpark cases are marked ``spark``)."""
+    return make_backend(request.param, request)
+
+
+@pytest.fixture(scope="module")
+def spec(request: pytest.FixtureRequest, backend: Backend, catalogue: Catalogue):
+    """The search over a spec module's named patients, once per backend per module."""
+    from tests.engine.spec.harness import Outcome, drugs_of, kinds_of
+    from tests.engine.spec.population import T, build_tables, practice_of
+
+    mod = request.module
+    patients = [c.patient for c in mod.CASES] + list(getattr(mod, "EXTRA_PATIENTS", ()))
+    selected = catalogue.select(mod.RULES)
+    missing = sorted(set(mod.RULES) - {r.id for r in selected.rules})
+    assert not missing, f"rules {missing} are not in the shipped catalogue"
+    result = backend.search(build_tables(patients, catalogue), as_of=T, catalogue=selected)
+    return Outcome.build(result, practice_of(patients), kinds_of(selected), drugs_of(selected))
