@@ -257,6 +257,11 @@ class Rule(Strict):
     reason: str | None = None  # plain English, for alert and missed-diagnosis rows
     source: str | None = None  # source id for the alert definition
     assumptions: tuple[str, ...] = ()  # plain-English list of assumptions (each in the hazard log)
+    # Codelists the rule names that RxWatch does not ship (no verified codes exist for them, e.g.
+    # secondary-care-monitoring, valproate-ppp): an organisation supplies them with --codelists.
+    # Until it does, such a list holds no code, so the rule still loads and runs in its fail-safe
+    # reading (an exclusion excludes nobody; "no PPP event" holds for everyone).
+    local_codelists: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
@@ -279,6 +284,9 @@ class Rule(Strict):
         missing = sorted({c for c in cited if c not in ids})
         if missing:
             raise ValueError(f"cites unknown source id(s) {missing}; known: {sorted(ids)}")
+        unused = sorted(set(self.local_codelists) - self.all_codelist_names())
+        if unused:
+            raise ValueError(f"local_codelists names {unused}, which the rule does not use")
         return self
 
     @property
@@ -291,6 +299,11 @@ class Rule(Strict):
         return [self.id]
 
     def codelist_names(self) -> set[str]:
+        """The codelists that must exist for the rule to load: all it names but its local ones."""
+        return self.all_codelist_names() - set(self.local_codelists)
+
+    def all_codelist_names(self) -> set[str]:
+        """Every codelist the rule names, including local ones an organisation may not have yet."""
         names: set[str] = set()
         if self.treatment:
             names.update(self.treatment.codelists)
