@@ -7,6 +7,7 @@ rule file edited by mistake fails here rather than in a search result.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -377,3 +378,17 @@ def test_cli_rules_list_and_unknown_rule() -> None:
     unknown = runner.invoke(main, ["rules", "show", "no.such.rule"])
     assert unknown.exit_code == 2
     assert "no rule" in unknown.output
+
+
+def test_hazard_log_names_tests_that_exist() -> None:
+    """Each rules hazard's 'verified by' names a test here; a renamed test must update the log."""
+    log = (DOCS_PATH.parent / "clinical-safety" / "hazard-log.md").read_text(encoding="utf-8")
+    section = log[log.index("## Rule catalogue and codelists") :]
+    here = Path(__file__).parent
+    sources = {p.stem: p.read_text(encoding="utf-8") for p in here.glob("test_*.py")}
+    refs = re.findall(r"`(?:tests/rules/(test_\w+)\.py)?::(test_\w+)`", section)
+    assert len(refs) > 10
+    module = ""
+    for named_module, test_name in refs:
+        module = named_module or module
+        assert f"def {test_name}(" in sources[module], f"hazard log names {module}::{test_name}"
