@@ -1,0 +1,90 @@
+"""Hand-made SearchResult objects: the unit-test seam between the engine and the workflow app."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from rxwatch.engine.api import SearchResult
+from rxwatch.web.cases.sync import RuleInfo
+
+RULES = {
+    "methotrexate.fbc": RuleInfo("methotrexate", "dmard"),
+    "methotrexate.lft": RuleInfo("methotrexate", "dmard"),
+    "lithium.level": RuleInfo("lithium", "lithium"),
+    "pincer.gi_p3a": RuleInfo("pincer.gi_p3a", "nsaid"),
+}
+
+RESULT_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("patient_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("last_date", pa.date32()),
+        ("last_value", pa.float64()),
+        ("due_date", pa.date32()),
+        ("days_overdue", pa.int64()),
+    ]
+)
+INDICATOR_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("indicator_id", pa.string()),
+        ("numerator", pa.int64()),
+        ("denominator", pa.int64()),
+    ]
+)
+SPECIALIST_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("patient_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("last_issue_date", pa.date32()),
+    ]
+)
+
+
+def row(
+    practice: str,
+    patient_id: str,
+    rule_id: str,
+    status: str,
+    *,
+    as_of: dt.date,
+    last_date: dt.date | None = None,
+    last_value: float | None = None,
+    due_date: dt.date | None = None,
+    reason: str | None = None,
+) -> dict:
+    days = (as_of - due_date).days if status == "overdue" and due_date else None
+    return {
+        "practice": practice,
+        "patient_id": patient_id,
+        "rule_id": rule_id,
+        "status": status,
+        "reason": reason or f"{rule_id} {status.replace('_', ' ')}",
+        "last_date": last_date,
+        "last_value": last_value,
+        "due_date": due_date,
+        "days_overdue": days,
+    }
+
+
+def result(
+    as_of: dt.date, rows: list[dict], practices: tuple[str, ...] = ("A81001", "B82002")
+) -> SearchResult:
+    rows = sorted(rows, key=lambda r: (r["practice"], r["patient_id"], r["rule_id"]))
+    indicators = [
+        {"practice": p, "indicator_id": "methotrexate.fbc", "numerator": 1, "denominator": 2}
+        for p in sorted(practices)
+    ]
+    return SearchResult(
+        as_of=as_of,
+        results=pa.Table.from_pylist(rows, schema=RESULT_SCHEMA),
+        indicators=pa.Table.from_pylist(indicators, schema=INDICATOR_SCHEMA),
+        specialist_monitored=SPECIALIST_SCHEMA.empty_table(),
+        backend="test",
+    )
