@@ -1,0 +1,187 @@
+"""Monitoring rules: who is on the drug, which interval applies, and whether each test is overdue,
+out of range or due soon (in that order of precedence).
+
+Everything follows the catalogue's "Common meaning": on treatment = an issue in (T − lookback, T];
+phase = days since the earliest issue (day 0 = that issue, "≤ 42" covers days 0–42); overdue = no
+last test or last test ≤ T − interval; out of range = not overdue and the latest value of an analyte
+dated in (T − interval, T] breaches; due soon = due within 14 days.
+
+Two stages, so that the SQL stays small however many rules there are. ``test_rows`` is per test: one
+row per patient in the test's denominator with its interval, last test and, per threshold, the latest
+value, its date and whether it meets the threshold. ``assess`` is generic: over the union of every
+test's rows it decides overdue, out of range and due soon once, in one expression.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+
+from rxwatch.engine.facts import SECONDARY_CARE, SECONDARY_CARE_DAYS, Facts, compare, days_before
+from rxwatch.engine.rows import in_population
+from rxwatch.rules.model import CockcroftGaultInterval, Exclusion, Rule, Test
+
+DUE_SOON_DAYS = 14
+
+
+def on_treatment(rule: Rule, f: Facts) -> ir.BooleanValue:
+    tr = rule.treatment
+    assert tr is not None
+    cond = f.pooled_last_issue(tr.codelists) > days_before(f.as_of, tr.lookback_days)
+    if tr.min_days_since_first_issue is not None:
+        first = f.pooled_first_issue(tr.codelists)
+        cond &= first <= days_before(f.as_of, tr.min_days_since_first_issue)
+    return cond.fill_null(False)
+
+
+def exclusions(rule: Rule, f: Facts) -> list[Exclusion]:
+    """The common secondary-care exclusion (when its codelist is loaded) plus the rule's own."""
+    out = list(rule.exclusions)
+    if SECONDARY_CARE in f.event_index and all(e.codelist != SECONDARY_CARE for e in out):
+        out.append(Exclusion(codelist=SECONDARY_CARE, lookback_days=SECONDARY_CARE_DAYS))
+    return out
+
+
+def excluded(rule: Rule, f: Facts) -> ir.BooleanValue:
+    cond = ibis.literal(False)
+    for e in exclusions(rule, f):
+        cond |= (f.last_event(e.codelist) > days_before(f.as_of, e.lookback_days)).fill_null(False)
+    return cond
+
+
+def phase_interval(
+    test: Test, first_issue: ir.DateValue, as_of: dt.date
+) -> tuple[ir.Value, ir.Value]:
+    """(interval in days, or null past the last phase when there is no maintenance; in initiation)."""
+    if not test.phases:
+        return ibis.literal(test.maintenance_days, type="int64"), ibis.literal(False)
+    branches = [
+        (first_issue >= days_before(as_of, ph.until_days), ibis.literal(ph.interval_days, "int64"))
+        for ph in test.phases
+    ]
+    maintenance = (
+        ibis.null().cast("int64")
+        if test.maintenance_days is None
+        else ibis.literal(test.maintenance_days, type="int64")
+    )
+    initiation = first_issue >= days_before(as_of, test.phases[-1].until_days)
+    return ibis.cases(*branches, else_=maintenance), initiation
+
+
+def cockcroft_gault(cg: CockcroftGaultInterval, f: Facts) -> dict[str, ir.Value]:
+    """CrCl from the latest creatinine (highest of its date) and weight (lowest of its date), however
+    old, and the interval it sets: the shortest of the default, elderly and CrCl-based intervals."""
+    creat_date, _, creat = f.value(cg.creatinine)
+    _, weight, _ = f.value(cg.weight)
+    age = f["age"]
+    factor = ibis.cases((f["sex"] == "M", cg.male_factor), else_=cg.female_factor)
+    no_creat = (creat.isnull() | (creat <= 0)).fill_null(True)
+    no_weight = weight.isnull()
+    missing = no_weight | no_creat
+    crcl = ibis.cases(
+        (~missing, (140 - age) * weight * factor / creat), else_=ibis.null().cast("float64")
+    )
+    by_age = ibis.cases((age >= cg.elderly_age, cg.elderly_days), else_=cg.default_days)
+    by_crcl = ibis.cases(
+        (crcl < cg.crcl_below, (crcl / 10 * cg.days_per_month).floor()), else_=cg.default_days
+    )
+    interval = ibis.cases(
+        (missing, cg.missing_days),
+        else_=ibis.least(ibis.literal(cg.default_days, "int64"), by_age, by_crcl),
+    ).cast("int64")
+    cg_missing = ibis.cases(
+        (no_weight & no_creat, "weight or creatinine"),
+        (no_weight, "weight"),
+        (no_creat, "creatinine"),
+        else_=ibis.null().cast("string"),
+    )
+    return {"interval": interval, "crcl": crcl, "creat_date": creat_date, "cg_missing": cg_missing}
+
+
+def threshold_slots(catalogue_rules: list[Rule]) -> int:
+    return max((len(t.thresholds) for r in catalogue_rules for t in r.tests), default=0)
+
+
+def test_rows(rule: Rule, test: Test, f: Facts, slots: int) -> ir.Table:
+    """One row per patient in the denominator of ``<rule>.<test>``, with what ``assess`` needs."""
+    tr = rule.treatment
+    assert tr is not None
+    first_issue = f.pooled_first_issue(tr.codelists)
+    base = on_treatment(rule, f) & in_population(rule.population, f) & ~excluded(rule, f)
+    cg = cockcroft_gault(test.interval, f) if test.interval else None
+    if cg is not None:
+        interval, initiation = cg["interval"], ibis.literal(False)
+    else:
+        interval, initiation = phase_interval(test, first_issue, f.as_of)
+    cols: dict[str, ir.Value] = {
+        "practice": f["practice"].cast("string"),
+        "patient_id": f["patient_id"].cast("string"),
+        "rule_id": ibis.literal(f"{rule.id}.{test.id}", type="string"),
+        "interval_days": interval.cast("int64"),
+        "initiation": initiation.cast("boolean"),
+        "last_test": f.last_event(test.codelist).cast("date"),
+        "crcl": (cg["crcl"] if cg else ibis.null()).cast("float64"),
+        "cg_missing": (cg["cg_missing"] if cg else ibis.null()).cast("string"),
+    }
+    for k in range(slots):
+        date = value = meets = None
+        if k < len(test.thresholds):
+            th = test.thresholds[k]
+            if th.analyte == "crcl":
+                if cg is None:
+                    raise ValueError(f"{rule.id}.{test.id}: crcl needs a cockcroft_gault interval")
+                date, value = cg["creat_date"], cg["crcl"]
+            else:
+                date, lo, hi = f.value(th.analyte)
+                value = lo if th.op in ("<", "<=") else hi
+            meets = compare(value, th.op, th.value)
+        cols[f"t{k}_date"] = (date if date is not None else ibis.null()).cast("date")
+        cols[f"t{k}_value"] = (value if value is not None else ibis.null()).cast("float64")
+        cols[f"t{k}_meets"] = (meets if meets is not None else ibis.null()).cast("boolean")
+    t = f.table.filter(base & interval.notnull())
+    return t.select(**cols)
+
+
+def assess(rows: ir.Table, as_of: dt.date, slots: int) -> ir.Table:
+    """Status of every (patient, test) row: overdue, out_of_range, due_soon, or null (in date)."""
+    T = ibis.literal(as_of, type="date")
+    due = (rows.last_test + rows.interval_days.as_interval("D")).cast("date")
+    t = rows.mutate(due_date=due)
+    t = t.mutate(overdue=(t.last_test.isnull() | (t.due_date <= T)).fill_null(True))
+    breaches = [
+        (t[f"t{k}_meets"] & (T.delta(t[f"t{k}_date"], unit="day") < t.interval_days)).fill_null(
+            False
+        )
+        for k in range(slots)
+    ]
+    t = t.mutate(
+        threshold=ibis.cases(
+            *((~t.overdue & b, k) for k, b in enumerate(breaches)),
+            else_=ibis.null().cast("int32"),
+        ).cast("int32")
+        if slots
+        else ibis.null().cast("int32")
+    )
+    soon = T + ibis.interval(days=DUE_SOON_DAYS)
+    t = t.mutate(
+        status=ibis.cases(
+            (t.overdue, "overdue"),
+            (t.threshold.notnull(), "out_of_range"),
+            ((t.due_date <= soon).fill_null(False), "due_soon"),
+            else_=ibis.null().cast("string"),
+        )
+    )
+    pick_value = [(t.threshold == k, t[f"t{k}_value"]) for k in range(slots)]
+    pick_date = [(t.threshold == k, t[f"t{k}_date"]) for k in range(slots)]
+    return t.mutate(
+        last_date=ibis.cases(*pick_date, else_=t.last_test) if slots else t.last_test,
+        last_value=ibis.cases(*pick_value, else_=ibis.null().cast("float64"))
+        if slots
+        else ibis.null().cast("float64"),
+        days_overdue=ibis.cases(
+            (t.overdue & t.last_test.notnull(), T.delta(t.due_date, unit="day")),
+            else_=ibis.null().cast("int64"),
+        ),
+    )

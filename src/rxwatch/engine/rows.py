@@ -1,0 +1,86 @@
+"""The shape every compiled rule gives: flagged rows (with what the reason needs) and indicator counts.
+
+A compiled rule is two Ibis expressions over the facts table; the search unions the rows of all rules
+into one query and the indicator counts into another, so the backend runs two queries, not one per rule.
+Reasons are written in Python from the few columns below (``reasons.py``), where numbers and dates can
+be printed the same way whatever the backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from rxwatch.engine.facts import Facts
+from rxwatch.rules.model import Population
+
+ROW_TYPES: dict[str, str] = {
+    "practice": "string",
+    "patient_id": "string",
+    "rule_id": "string",
+    "status": "string",
+    "last_date": "date",
+    "last_value": "float64",
+    "due_date": "date",
+    "days_overdue": "int64",
+    # for the reason only
+    "interval_days": "int64",
+    "initiation": "boolean",
+    "threshold": "int32",  # index of the breaching threshold in the test, rule-file order
+    "crcl": "float64",
+    "cg_missing": "string",  # what stopped Cockcroft–Gault: weight | creatinine | weight and creatinine
+}
+INDICATOR_TYPES: dict[str, str] = {
+    "practice": "string",
+    "indicator_id": "string",
+    "numerator": "int64",
+    "denominator": "int64",
+}
+
+
+@dataclass(frozen=True)
+class Compiled:
+    rule_id: str
+    rows: ir.Table  # ROW_TYPES, flagged rows only
+    indicators: ir.Table  # INDICATOR_TYPES, per practice with denominator > 0
+
+
+def shape_rows(t: ir.Table, rule_id: str, **cols: ir.Value | None) -> ir.Table:
+    """Select ROW_TYPES from ``t``, typed, with nulls for what a rule kind does not fill."""
+    out: dict[str, ir.Value] = {}
+    for name, typ in ROW_TYPES.items():
+        if name in ("practice", "patient_id"):
+            out[name] = t[name].cast(typ)
+        elif name == "rule_id":
+            out[name] = ibis.literal(rule_id, type="string")
+        else:
+            v = cols.get(name)
+            out[name] = ibis.null().cast(typ) if v is None else v.cast(typ)
+    return t.select(**out)
+
+
+def count_by_practice(t: ir.Table, rule_id: str) -> ir.Table:
+    """Indicator counts of ``t`` (the denominator's rows, with a boolean column ``numer``)."""
+    return (
+        t.group_by("practice")
+        .agg(
+            indicator_id=ibis.literal(rule_id, type="string"),
+            numerator=t.numer.cast("int64").sum().cast("int64"),
+            denominator=ibis._.count().cast("int64"),
+        )
+        .select(*INDICATOR_TYPES)
+    )
+
+
+def in_population(pop: Population, f: Facts) -> ir.BooleanValue:
+    """A rule's own restriction beyond the common population (registered and alive at T)."""
+    cond = ibis.literal(True)
+    if pop.min_age is not None:
+        cond &= f["age"] >= pop.min_age
+    if pop.max_age is not None:
+        cond &= f["age"] <= pop.max_age
+    if pop.sexes is not None:
+        cond &= f["sex"].isin(list(pop.sexes))
+    return cond

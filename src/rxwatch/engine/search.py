@@ -1,0 +1,258 @@
+"""The weekly search: every rule of a catalogue over one backend, as of a date.
+
+``run_search`` builds the shared per-patient facts once (``facts.py``), caches them on the backend,
+compiles each rule to expressions over them, and runs two queries: the flagged rows of every rule, and
+the indicator counts of every rule. Only those small tables come back to Python, where reasons are
+written (``reasons.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import logging
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rxwatch.engine.alerts import compile_alert, compile_specialist
+from rxwatch.engine.api import INDICATOR_COLUMNS, RESULT_COLUMNS, SPECIALIST_COLUMNS, SearchResult
+from rxwatch.engine.backends import cached
+from rxwatch.engine.facts import build_facts, gather_needs
+from rxwatch.engine.monitoring import assess, test_rows, threshold_slots
+from rxwatch.engine.reasons import write_reasons
+from rxwatch.engine.rows import INDICATOR_TYPES, ROW_TYPES
+from rxwatch.rules.catalogue import Catalogue
+
+log = logging.getLogger(__name__)
+
+RESULT_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("patient_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("last_date", pa.date32()),
+        ("last_value", pa.float64()),
+        ("due_date", pa.date32()),
+        ("days_overdue", pa.int64()),
+    ]
+)
+INDICATOR_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("indicator_id", pa.string()),
+        ("numerator", pa.int64()),
+        ("denominator", pa.int64()),
+    ]
+)
+SPECIALIST_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("patient_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("last_issue_date", pa.date32()),
+    ]
+)
+_ARROW = {
+    "string": pa.string(),
+    "date": pa.date32(),
+    "float64": pa.float64(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "boolean": pa.bool_(),
+}
+
+
+def _schema(types: dict[str, str]) -> pa.Schema:
+    return pa.schema([(n, _ARROW[t]) for n, t in types.items()])
+
+
+def _union(tables: list[ir.Table]) -> ir.Table | None:
+    if not tables:
+        return None
+    return tables[0].union(*tables[1:], distinct=False) if len(tables) > 1 else tables[0]
+
+
+def _fetch(con: ibis.BaseBackend, expr: ir.Table | None, schema: pa.Schema) -> pa.Table:
+    if expr is None:
+        return schema.empty_table()
+    return con.to_pyarrow(expr).select(schema.names).cast(schema)
+
+
+def _monitoring_outputs(assessed: ir.Table) -> tuple[ir.Table, ir.Table]:
+    flagged = assessed.filter(assessed.status.notnull())
+    rows = flagged.select(
+        **{
+            name: (flagged[name] if name in flagged.columns else ibis.null()).cast(typ)
+            for name, typ in ROW_TYPES.items()
+        }
+    )
+    indicators = assessed.group_by(["practice", "rule_id"]).agg(
+        numerator=(~assessed.overdue).cast("int64").sum().cast("int64"),
+        denominator=assessed.count().cast("int64"),
+    )
+    indicators = indicators.select(
+        "practice",
+        indicator_id=indicators.rule_id,
+        numerator=indicators.numerator,
+        denominator=indicators.denominator,
+    )
+    return rows, indicators
+
+
+def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -> SearchResult:
+    """Every rule of ``catalogue`` over the canonical tables on ``con``, as of ``as_of``."""
+    started = time.perf_counter()
+    needs = gather_needs(catalogue)
+    facts = build_facts(con, as_of=as_of, catalogue=catalogue, needs=needs)
+    monitoring = [r for r in catalogue.rules if r.kind == "monitoring"]
+    slots = threshold_slots(monitoring)
+    with cached(facts.table) as table:
+        facts = replace(facts, table=table)
+        per_test = [test_rows(r, t, facts, slots) for r in monitoring for t in r.tests]
+        alerts = [
+            compile_alert(r, facts)
+            for r in catalogue.rules
+            if r.kind in ("safety_alert", "missed_diagnosis")
+        ]
+        specialist = [
+            compile_specialist(r, facts) for r in catalogue.rules if r.kind == "specialist"
+        ]
+        row_parts = [a.rows for a in alerts]
+        indicator_parts = [a.indicators for a in alerts]
+        with contextlib.ExitStack() as stack:
+            if per_test:
+                denominators = stack.enter_context(cached(_union(per_test)))
+                rows, indicators = _monitoring_outputs(assess(denominators, as_of, slots))
+                row_parts.insert(0, rows)
+                indicator_parts.insert(0, indicators)
+            raw_rows = _fetch(con, _union(row_parts), _schema(ROW_TYPES))
+            raw_indicators = _fetch(con, _union(indicator_parts), _schema(INDICATOR_TYPES))
+        special = _fetch(con, _union(specialist), SPECIALIST_SCHEMA)
+    results = write_reasons(raw_rows, catalogue).cast(RESULT_SCHEMA)
+    results = results.sort_by(
+        [("practice", "ascending"), ("patient_id", "ascending"), ("rule_id", "ascending")]
+    )
+    indicators = raw_indicators.filter(pc.greater(raw_indicators["denominator"], 0))
+    indicators = indicators.sort_by([("practice", "ascending"), ("indicator_id", "ascending")])
+    special = special.sort_by(
+        [("practice", "ascending"), ("patient_id", "ascending"), ("rule_id", "ascending")]
+    )
+    log.info(
+        "search as of %s on %s: %d rules, %d flagged rows, %.1f s",
+        as_of,
+        con.name,
+        len(catalogue.rules),
+        results.num_rows,
+        time.perf_counter() - started,
+    )
+    return SearchResult(
+        as_of=as_of,
+        results=results.select(list(RESULT_COLUMNS)),
+        indicators=indicators.select(list(INDICATOR_COLUMNS)),
+        specialist_monitored=special.select(list(SPECIALIST_COLUMNS)),
+        backend=con.name,
+    )
+
+
+# --- writing the CSV files ------------------------------------------------------------------------
+
+
+def _text(column: pa.ChunkedArray) -> list[str]:
+    """A column as CSV cells: ISO dates, shortest numbers ("120", "1.5"), empty for null."""
+    if pa.types.is_string(column.type):
+        return [("" if v is None else v) for v in column.to_pylist()]
+    return [("" if v is None else v) for v in pc.cast(column, pa.string()).to_pylist()]
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    """Write ``table`` as UTF-8 CSV atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cells = [_text(table[name]) for name in table.column_names]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(table.column_names)
+            w.writerows(zip(*cells, strict=True))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(result: SearchResult, out_dir: Path | str) -> dict[str, Path]:
+    """results.csv, indicators.csv and specialist_monitored.csv in ``out_dir``."""
+    out = Path(out_dir)
+    paths = {
+        "results": out / "results.csv",
+        "indicators": out / "indicators.csv",
+        "specialist_monitored": out / "specialist_monitored.csv",
+    }
+    write_csv(result.results.select(list(RESULT_COLUMNS)), paths["results"])
+    write_csv(result.indicators.select(list(INDICATOR_COLUMNS)), paths["indicators"])
+    write_csv(
+        result.specialist_monitored.select(list(SPECIALIST_COLUMNS)), paths["specialist_monitored"]
+    )
+    return paths
+
+
+def summary(result: SearchResult, seconds: float, out: Path | None = None) -> str:
+    """One paragraph: rows by status, practices, time; no patient identifier."""
+    counts = Counter(result.results["status"].to_pylist())
+    order = ("overdue", "due_soon", "out_of_range", "safety_alert", "missed_diagnosis")
+    by_status = ", ".join(f"{counts.get(s, 0)} {s.replace('_', ' ')}" for s in order)
+    practices = len(
+        set(result.indicators["practice"].to_pylist()) | set(result.results["practice"].to_pylist())
+    )
+    text = (
+        f"Search as of {result.as_of.isoformat()} on {result.backend}: "
+        f"{result.results.num_rows} flagged rows ({by_status}) across {practices} "
+        f"practice{'s' if practices != 1 else ''}; "
+        f"{result.specialist_monitored.num_rows} specialist-monitored; {seconds:.1f} s."
+    )
+    if out is not None:
+        text += f" Wrote {Path(out) / 'results.csv'}, indicators.csv and specialist_monitored.csv."
+    return text
+
+
+def search_extract(
+    extract_dir: Path | str,
+    *,
+    as_of: dt.date,
+    out: Path | str,
+    codelists_dir: Path | str | None = None,
+    backend: str = "duckdb",
+    practice: str | None = None,
+) -> str:
+    """Stateless search of an extract directory; writes the CSV files and returns a summary."""
+    from rxwatch.engine.backends import connect
+    from rxwatch.extract.load import open_extract
+    from rxwatch.rules.catalogue import load_catalogue
+
+    started = time.perf_counter()
+    catalogue = load_catalogue(Path(codelists_dir) if codelists_dir else None)
+    duck = open_extract(Path(extract_dir), practice=practice)
+    try:
+        con = connect(backend, duckdb_con=duck)
+        result = run_search(con, as_of=as_of, catalogue=catalogue)
+    finally:
+        if backend != "duckdb":
+            duck.close()
+    write_outputs(result, out)
+    return summary(result, time.perf_counter() - started, Path(out))
+
+
+__all__ = ["run_search", "search_extract", "summary", "write_csv", "write_outputs"]
