@@ -8,6 +8,7 @@ PostgreSQL, otherwise SQLite at ``<data dir>/workflow.sqlite3``; ``RXWATCH_SECRE
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -71,7 +72,7 @@ WSGI_APPLICATION = "rxwatch.web.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -106,6 +107,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("RXWATCH_STATIC_ROOT") or str(data_dir() / "static")
 LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# The web UI's own CSS/JS, and the NHS.UK frontend and htmx built files straight from node_modules
+# (installed by `npm ci`, pinned by package-lock.json; never copied into the repo, never a CDN).
+_NODE_MODULES = Path(
+    os.environ.get("RXWATCH_NODE_MODULES") or Path(__file__).resolve().parents[3] / "node_modules"
+)
+STATICFILES_DIRS = [
+    (prefix, str(path))
+    for prefix, path in (
+        ("rxwatch", Path(__file__).resolve().parent / "static" / "rxwatch"),
+        ("nhsuk", _NODE_MODULES / "nhsuk-frontend" / "dist" / "nhsuk"),
+        ("htmx", _NODE_MODULES / "htmx.org" / "dist"),
+    )
+    if path.is_dir()
+]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not (DEBUG or TESTING)

@@ -3,11 +3,12 @@ added by the web UI alongside. Path parameters that name objects follow one conv
 tests rely on: ``case_id``, ``escalation_id``, ``token_id`` (integers)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from rxwatch.web.api.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("", include("rxwatch.web.pages_urls")),
 ]
