@@ -177,7 +177,7 @@ P = "P002,A81001,1962-11-02,M,9991873740,,"  # line 3 of patients.csv
         ),
         pytest.param(
             {"practices": lambda t: t + "a81001,Again,\n"},
-            "practices.csv", 4, "ods_code", "a81001", "appears more than once",
+            "practices.csv", 4, "ods_code", "A81001", "appears more than once",
             id="duplicate-practice",
         ),
         pytest.param(
@@ -416,9 +416,30 @@ def test_nhs_numbers_from_the_package_are_valid() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.text(alphabet="0123456789 ", min_size=8, max_size=12), min_size=1, max_size=50))
 def test_sql_modulus_11_agrees_with_the_package(numbers: list[str]) -> None:
+    """Outside the Scottish CHI ranges the package checks modulus 11 alone (CHI: next test)."""
     con = duckdb.connect()
+    numbers = [
+        n for n in numbers if not nhs_number.REGION_SCOTLAND.contains_number(n.replace(" ", ""))
+    ]
     expected = [nhs_number.is_valid(n.replace(" ", "")) for n in numbers]  # spaces anywhere
     assert _sql_valid(con, numbers) == expected
+
+
+def test_chi_number_must_start_with_a_date(tmp_path: Path) -> None:
+    """0299002896 passes modulus 11 but 02/99/00 is no date: the package (and RxWatch) refuse it."""
+    assert not nhs_number.is_valid("0299002896")
+    assert _sql_valid(duckdb.connect(), ["0299002896"]) == [True]
+    good = next(n for n in nhs_number.generate(for_region=nhs_number.REGION_SCOTLAND, quantity=20))
+    assert nhs_number.is_valid(good)
+    path = extract(
+        tmp_path,
+        patients=lambda t: (
+            sub(P, "P002,A81001,1962-11-02,M,0299002896,,")(t)
+            + f"P005,A81001,1962-11-02,M,{good},,\n"
+        ),
+    )
+    p = only(path)
+    assert (p.line, p.column, p.value) == (3, "nhs_number", "0299002896")
 
 
 # --- line counting -------------------------------------------------------------------------------

@@ -1,18 +1,20 @@
 """Read a canonical extract (CSV or Parquet) into DuckDB and validate it, all in SQL.
 
-Why SQL: an extract can hold tens of millions of event rows. Each file is read once by DuckDB's
-parallel CSV (or Parquet) reader into a staging table of trimmed text (``_raw_<table>``); every
-check is a vectorised query over that table that returns at most ``MAX_PROBLEMS + 1`` offending
-rows; the typed canonical table is then built with one ``CREATE TABLE … AS SELECT`` and the staging
-table dropped. No Python code runs per row.
+Why SQL: an extract can hold tens of millions of event rows. Each file is read once, by DuckDB's
+parallel CSV (or Parquet) reader, into a staging table (``_stage_<table>``) that already has the
+canonical types, plus a ``_bad`` column holding the row's text only where a check failed; each
+field is cast once and the checks compare the results. Finding problems then reads the few ``_bad``
+rows again to name field and value; cross-table checks (duplicates, unknown practice or patient)
+are anti-joins. A valid table is renamed into place, with no copy. No Python code runs per row.
 
-Line numbers (CSV): the header is line 1 and the first data row line 2, as a text editor shows
-them. DuckDB gives no line number for a row it accepts, so a row's line is worked out from its
-position in the file (``rowid``), only for rows that have a problem: records the CSV parser
-rejected, blank lines and line breaks inside quoted fields (in the columns RxWatch reads) before it
-are added back. A line break inside a quoted field of a column RxWatch ignores can leave later line
-numbers short by one per such break. Parquet has no lines: problems give the row number, the first
-data row being row 1.
+Line numbers (CSV) are a text editor's: the header is line 1, the first data row line 2, and a
+quoted field that spans two lines counts as two. DuckDB gives no line number for a row it accepts,
+so lines are worked out, only for rows that have a problem, from the row's position: position + 2,
+plus the lines the CSV parser refused before it. When the file has blank lines, or line breaks
+inside quoted fields of the columns RxWatch reads, the file is instead read again up to the last
+problem with Python's csv module, which counts them exactly (a failure path only). A line break
+inside a quoted field of a column RxWatch ignores is not seen, and makes later lines short by one.
+Parquet has no lines: problems give the row number, the first data row being row 1.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from __future__ import annotations
 import csv
 import io
 import mmap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import nhs_number
 
 from rxwatch.extract.schema import COMPARATORS, SEXES, TABLES, Column, Table
 from rxwatch.extract.validation import MAX_PROBLEMS, ExtractError, Problem
 
-RAW = "_raw_"  # prefix of the text staging tables
+STAGE = "_stage_"  # prefix of the staging tables, renamed once valid
 
 _REJECT_MESSAGES = {
     "MISSING COLUMNS": "the line has fewer fields than the header",
@@ -53,42 +56,47 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def sql_date(x: str) -> str:
-    """ISO 8601 date ``YYYY-MM-DD``, or a full ISO timestamp of which the date part is kept."""
-    return (
-        f"(CASE WHEN substr({x}, 5, 1) = '-' AND substr({x}, 8, 1) = '-' THEN CASE"
-        f" WHEN length({x}) = 10 THEN try_cast({x} AS DATE)"
-        f" WHEN substr({x}, 11, 1) IN ('T', ' ') AND try_cast({x} AS TIMESTAMPTZ) IS NOT NULL"
-        f" THEN try_cast(substr({x}, 1, 10) AS DATE) END END)"
-    )
+FIRST_DATE, LAST_DATE = "1800-01-01", "2199-12-31"  # outside: a typing slip, not a record
 
 
-def sql_number(x: str) -> str:
+def sql_date(x: str, cast: str | None = None) -> str:
+    """A date written year first (``YYYY-MM-DD``; a full ISO timestamp keeps its date part).
+
+    ``cast`` is ``try_cast(x AS DATE)`` when already computed, so a load casts each field once.
+    """
+    c = cast or f"try_cast({x} AS DATE)"
+    return f"(CASE WHEN {c} BETWEEN DATE '{FIRST_DATE}' AND DATE '{LAST_DATE}' THEN {c} END)"
+
+
+def sql_number(x: str, cast: str | None = None) -> str:
     """A finite number (``nan``/``inf`` are not results)."""
-    return f"(CASE WHEN isfinite(try_cast({x} AS DOUBLE)) THEN try_cast({x} AS DOUBLE) END)"
+    c = cast or f"try_cast({x} AS DOUBLE)"
+    return f"(CASE WHEN isfinite({c}) THEN {c} END)"
 
 
-def sql_integer(x: str) -> str:
+def sql_integer(x: str, cast: str | None = None) -> str:
     """A whole number that fits an INTEGER; ``30.0`` counts, ``30.5`` does not."""
-    n = sql_number(x)
-    return f"(CASE WHEN {n} = round({n}) AND abs({n}) < 2147483648 THEN CAST({n} AS INTEGER) END)"
+    c = cast or f"try_cast({x} AS DOUBLE)"
+    return f"(CASE WHEN {c} = round({c}) AND abs({c}) < 2147483648 THEN CAST({c} AS INTEGER) END)"
 
 
 _PREFIX = r"^(<=|>=|<|>|=|~)\s*(.+)$"
 
 
-def sql_value(x: str) -> str:
+def sql_value(x: str, cast: str | None = None) -> str:
     """The number in a result value, with or without a comparator prefix (``<0.5``)."""
+    c = cast or f"try_cast({x} AS DOUBLE)"
     return (
-        f"(CASE WHEN isfinite(try_cast({x} AS DOUBLE)) THEN try_cast({x} AS DOUBLE)"
+        f"(CASE WHEN isfinite({c}) THEN {c}"
         f" ELSE {sql_number(f'regexp_extract({x}, {_lit(_PREFIX)}, 2)')} END)"
     )
 
 
-def sql_value_comparator(x: str) -> str:
+def sql_value_comparator(x: str, cast: str | None = None) -> str:
     """The comparator written in front of a value; ``=`` and ``~`` mean none."""
+    c = cast or f"try_cast({x} AS DOUBLE)"
     return (
-        f"(CASE WHEN try_cast({x} AS DOUBLE) IS NULL THEN"
+        f"(CASE WHEN {c} IS NULL THEN"
         f" nullif(nullif(nullif(regexp_extract({x}, {_lit(_PREFIX)}, 1), ''), '='), '~') END)"
     )
 
@@ -117,22 +125,38 @@ def sql_nhs_valid(x: str) -> str:
     )
 
 
-def typed_expr(table: Table, col: Column, present: set[str]) -> str:
-    """The SQL that turns the staged text of ``col`` into its canonical value and type."""
+def cast_type(table: Table, col: Column) -> str | None:
+    """The one ``try_cast`` a column's text needs, computed once per field while loading."""
+    if col.kind == "date":
+        return "DATE"
+    if col.kind in ("number", "integer"):
+        return "DOUBLE"
+    return None
+
+
+def typed_expr(
+    table: Table, col: Column, present: set[str], cast: Callable[[str], str] | None = None
+) -> str:
+    """The SQL that turns the staged text of ``col`` into its canonical value and type.
+
+    ``cast(name)`` names the column holding the field's ``try_cast`` (see ``cast_type``), if any.
+    """
     x = q(col.name)
+    k = cast(col.name) if cast is not None and cast_type(table, col) else None
     if col.name not in present:
         return f"CAST(NULL AS {col.sql_type})"
     if table.name == "events" and col.name == "value":
-        expr = sql_value(x)
+        expr = sql_value(x, k)
     elif table.name == "events" and col.name == "comparator":
-        vc = sql_value_comparator(q("value")) if "value" in present else "NULL"
+        kv = cast("value") if cast is not None else None
+        vc = sql_value_comparator(q("value"), kv) if "value" in present else "NULL"
         expr = f"coalesce({vc}, {sql_comparator(x)})"
     elif col.kind == "date":
-        expr = sql_date(x)
+        expr = sql_date(x, k)
     elif col.kind == "number":
-        expr = sql_number(x)
+        expr = sql_number(x, k)
     elif col.kind == "integer":
-        expr = sql_integer(x)
+        expr = sql_integer(x, k)
     elif col.kind == "sex":
         expr = f"upper({x})"
     elif col.kind == "nhs_number":
@@ -157,46 +181,51 @@ class Check:
     show_value: bool = True
 
 
-def row_checks(table: Table, present: set[str]) -> list[Check]:
-    """Every check that looks at one row at a time, for the columns the file has."""
+def row_checks(
+    table: Table,
+    present: set[str],
+    raw: Callable[[str], str] = q,
+    typed: Callable[[str], str] | None = None,
+) -> list[Check]:
+    """Every check that looks at one row at a time, for the columns the file has.
+
+    ``raw(name)`` is the SQL for a column's trimmed text. When the typed values are at hand too
+    (``typed(name)``, while loading), conversions are not done twice; the same checks, from the same
+    code, then run over the text of the few rows that failed, to say which field and why.
+    """
+
+    def conv(name: str, convert: Callable[[str], str]) -> str:
+        return typed(name) if typed is not None else convert(raw(name))
+
     checks: list[Check] = []
     for col in table.columns:
         if col.name not in present:
             continue
-        x = q(col.name)
+        x = raw(col.name)
         if col.required:
             checks.append(Check(f"{x} IS NULL", col.name, "required field is empty", False))
         if table.name == "events" and col.name == "value":
             checks.append(
                 Check(
-                    f"{x} IS NOT NULL AND {sql_value(x)} IS NULL",
+                    f"{x} IS NOT NULL AND {conv(col.name, sql_value)} IS NULL",
                     col.name,
                     "not a number (a comparator may come first, as in <0.5 or >=90)",
                 )
             )
-        elif col.kind == "date":
+        elif col.kind in ("date", "number", "integer"):
+            convert, words = {
+                "date": (sql_date, "not a date (YYYY-MM-DD)"),
+                "number": (sql_number, "not a number"),
+                "integer": (sql_integer, "not a whole number"),
+            }[col.kind]
             checks.append(
-                Check(
-                    f"{x} IS NOT NULL AND {sql_date(x)} IS NULL",
-                    col.name,
-                    "not a date (YYYY-MM-DD)",
-                )
-            )
-        elif col.kind == "number":
-            checks.append(
-                Check(f"{x} IS NOT NULL AND {sql_number(x)} IS NULL", col.name, "not a number")
-            )
-        elif col.kind == "integer":
-            checks.append(
-                Check(
-                    f"{x} IS NOT NULL AND {sql_integer(x)} IS NULL", col.name, "not a whole number"
-                )
+                Check(f"{x} IS NOT NULL AND {conv(col.name, convert)} IS NULL", col.name, words)
             )
         elif col.kind == "sex":
             allowed = ", ".join(_lit(s) for s in SEXES)
             checks.append(
                 Check(
-                    f"{x} IS NOT NULL AND upper({x}) NOT IN ({allowed})",
+                    f"{x} IS NOT NULL AND {conv(col.name, 'upper({})'.format)} NOT IN ({allowed})",
                     col.name,
                     "sex must be F, M or U",
                 )
@@ -213,32 +242,35 @@ def row_checks(table: Table, present: set[str]) -> list[Check]:
             allowed = ", ".join(_lit(c) for c in COMPARATORS)
             checks.append(
                 Check(
-                    f"{sql_comparator(x)} NOT IN ({allowed})",
+                    f"{x} IS NOT NULL AND {sql_comparator(x)} NOT IN ({allowed})",
                     col.name,
                     "comparator must be <, >, <= or >= (= or empty for none)",
                 )
             )
     if table.name == "events" and {"value", "comparator"} <= present:
-        v, c = q("value"), q("comparator")
+        v, c = raw("value"), raw("comparator")
         checks.append(
             Check(
-                f"{sql_value_comparator(v)} IS NOT NULL AND {sql_comparator(c)} IS NOT NULL"
-                f" AND {sql_value_comparator(v)} <> {sql_comparator(c)}",
+                f"CASE WHEN {c} IS NOT NULL THEN {sql_value_comparator(v)} IS NOT NULL"
+                f" AND {sql_comparator(c)} IS NOT NULL"
+                f" AND {sql_value_comparator(v)} <> {sql_comparator(c)} ELSE false END",
                 "comparator",
                 "conflicts with the comparator written in front of the value",
             )
         )
     if table.name == "events" and "comparator" in present:
-        v = q("value") if "value" in present else "NULL"
+        v = raw("value") if "value" in present else "NULL"
+        c = raw("comparator")
         checks.append(
             Check(
-                f"{sql_comparator(q('comparator'))} IS NOT NULL AND {v} IS NULL",
+                f"CASE WHEN {c} IS NOT NULL THEN {sql_comparator(c)} IS NOT NULL AND {v} IS NULL"
+                " ELSE false END",
                 "comparator",
                 "a comparator is given but the value is empty",
             )
         )
     if table.name == "patients" and "date_of_birth" in present:
-        dob = sql_date(q("date_of_birth"))
+        dob = conv("date_of_birth", sql_date)
         for name, words in (
             ("date_of_death", "date of death"),
             ("registration_end", "registration end"),
@@ -246,7 +278,9 @@ def row_checks(table: Table, present: set[str]) -> list[Check]:
             if name in present:
                 checks.append(
                     Check(
-                        f"{sql_date(q(name))} < {dob}", name, f"{words} is before the date of birth"
+                        f"{conv(name, sql_date)} < {dob}",
+                        name,
+                        f"{words} is before the date of birth",
                     )
                 )
     return checks
@@ -263,10 +297,11 @@ class Source:
     file: str  # as shown in messages
     path: Path | None
     unit: str  # "line" (CSV), "row" (Parquet) or "" (no position known)
-    relation: str  # staging table or view, text columns named as in the schema
-    index: str  # SQL expression of the row's position in the file, from 0
+    relation: str  # staged table (or view), columns named as in the schema
+    index: str  # SQL expression of the row's position in the file, from 0, in ``relation``
     present: set[str]
     rejected_lines: list[int] = field(default_factory=list)  # CSV records the parser refused
+    bad: str = ""  # the text of rows that failed a check, with their position as ``_i``
 
 
 @dataclass
@@ -340,7 +375,9 @@ def _resolve_lines(
     if src.unit != "line" or (not indexes and not records):
         return {}, {}
     top = max(indexes, default=0)
-    cols = [q(c) for c in src.present]
+    cols = [
+        q(c.name) for c in src.table.columns if c.name in src.present and c.sql_type == "VARCHAR"
+    ]
     breaks = bool(cols) and bool(
         con.execute(
             f"SELECT 1 FROM {src.relation} WHERE {src.index} < ? AND"
@@ -447,10 +484,16 @@ def _missing_required(src_file: str, table: Table, cmap: dict[str, str], unit: s
     ]
 
 
+def _text(x: str, table: Table, col: Column) -> str:
+    """A field's text, NULL when empty. Codes and words are trimmed; a date or number is not,
+    since its cast ignores surrounding spaces anyway (and a trim costs a pass over the text)."""
+    return f"nullif({x}, '')" if cast_type(table, col) else f"nullif(trim({x}), '')"
+
+
 def stage_csv(
     con: duckdb.DuckDBPyConnection, path: Path, table: Table, found: Collector
 ) -> Source | None:
-    """Read one CSV file into ``_raw_<table>`` as trimmed text; file-level problems to ``found``."""
+    """Stage one CSV file (see ``_stage``); header and CSV-parser problems go to ``found``."""
     file = path.name
     blank = Source(table, file, path, "line", "", "", set())
     if not path.is_file():
@@ -475,21 +518,19 @@ def stage_csv(
     present = {c.name for c in table.columns if c.name in cmap}
     columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
     select = ", ".join(
-        f"nullif(trim({q(cmap[c.name])}), '') AS {q(c.name)}"
+        f"{_text(q(cmap[c.name]), table, c)} AS {q(c.name)}"
         if c.name in present
         else f"CAST(NULL AS VARCHAR) AS {q(c.name)}"
         for c in table.columns
     )
-    raw, rejects = RAW + table.name, f"_rejects_{table.name}"
+    rejects = f"_rejects_{table.name}"
+    reader = (
+        f"read_csv(?, columns = {columns}, header = true, auto_detect = false,"
+        " delim = ',', quote = '\"', escape = '\"', strict_mode = true, store_rejects = true,"
+        f" rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')"
+    )
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {raw} AS SELECT {select} FROM read_csv(?,"
-            f" columns = {columns}, header = true, auto_detect = false,"
-            " delim = ',', quote = '\"', escape = '\"',"
-            " strict_mode = true, store_rejects = true,"
-            f" rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')",
-            [str(path)],
-        )
+        stage = _stage(con, table, present, select, reader, [str(path)])
         rej = con.execute(
             f"SELECT line, column_name, CAST(error_type AS VARCHAR) FROM {rejects} ORDER BY line"
         ).fetchall()
@@ -499,7 +540,10 @@ def stage_csv(
         # DuckDB's own message may quote file content; say only what the user can act on.
         found.add(_Found(blank, None, None, None, None, "the file could not be read as CSV"))
         return None
-    src = Source(table, file, path, "line", raw, "rowid", present, sorted({int(r[0]) for r in rej}))
+    src = Source(
+        table, file, path, "line", stage, "rowid", present, sorted({int(r[0]) for r in rej}),
+        _bad_rows(stage),
+    )  # fmt: skip
     seen: set[int] = set()
     for line, column, kind in rej:  # one problem per refused line, though DuckDB may give several
         if int(line) in seen:
@@ -516,7 +560,7 @@ def stage_csv(
 def stage_parquet(
     con: duckdb.DuckDBPyConnection, path: Path, table: Table, found: Collector
 ) -> Source | None:
-    """Read one Parquet file into ``_raw_<table>`` as text, so it is checked like a CSV."""
+    """Stage one Parquet file, read as text so that it is checked exactly like a CSV."""
     file = path.name
     blank = Source(table, file, path, "row", "", "", set())
     if not path.is_file():
@@ -540,15 +584,56 @@ def stage_parquet(
         else f"CAST(NULL AS VARCHAR) AS {q(c.name)}"
         for c in table.columns
     )
-    raw = RAW + table.name
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {raw} AS SELECT {select} FROM read_parquet(?)", [str(path)]
-        )
+        stage = _stage(con, table, present, select, "read_parquet(?)", [str(path)])
     except duckdb.Error:
         found.add(_Found(blank, None, None, None, None, "the file could not be read as Parquet"))
         return None
-    return Source(table, file, path, "row", raw, "rowid", present)
+    return Source(table, file, path, "row", stage, "rowid", present, bad=_bad_rows(stage))
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    present: set[str],
+    text: str,
+    reader: str,
+    params: list,
+) -> str:
+    """One pass over the file: typed columns, plus ``_bad`` (the row's text) where a check fails.
+
+    ``text`` selects each schema column's trimmed text from ``reader``. The typed values are
+    computed once and the checks test them, so a valid row costs a parse and a few comparisons.
+    """
+    stage = STAGE + table.name
+    casts = "".join(
+        f", try_cast({q(c.name)} AS {cast_type(table, c)}) AS {q('_k_' + c.name)}"
+        for c in table.columns
+        if c.name in present and cast_type(table, c)
+    )
+    typed = ", ".join(
+        f"{typed_expr(table, c, present, lambda n: q('_k_' + n))} AS {q(c.name)}"
+        for c in table.columns
+    )
+    keep = "".join(f", {q(n)} AS {q('_r_' + n)}" for n in sorted(present))
+    checks = row_checks(table, present, raw=lambda n: q("_r_" + n), typed=q)
+    if checks:
+        fails = " OR ".join(f"coalesce(({c.condition}), false)" for c in checks)
+        struct = ", ".join(f"{q(n)} := {q('_r_' + n)}" for n in sorted(present))
+        bad = f"CASE WHEN {fails} THEN struct_pack({struct}) END"
+    else:
+        bad = "CAST(NULL AS STRUCT(x VARCHAR))"
+    names = ", ".join(q(c.name) for c in table.columns)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {stage} AS SELECT {names}, {bad} AS _bad"
+        f" FROM (SELECT {typed}{keep} FROM (SELECT *{casts} FROM (SELECT {text} FROM {reader})))",
+        params,
+    )
+    return stage
+
+
+def _bad_rows(stage: str) -> str:
+    return f"(SELECT rowid AS _i, unnest(_bad) FROM {stage} WHERE _bad IS NOT NULL)"
 
 
 # --- checks --------------------------------------------------------------------------------------
@@ -557,16 +642,16 @@ _LIMIT = MAX_PROBLEMS + 1
 
 
 def check_rows(con: duckdb.DuckDBPyConnection, src: Source, found: Collector) -> None:
-    """All one-row checks of a table in a single scan."""
+    """The one-row checks again, over the text of the rows that failed, to name field and value."""
     checks = row_checks(src.table, src.present)
-    if not checks or found.full:
+    if not checks or not src.bad or found.full:
         return
     conds = [f"coalesce(({c.condition}), false)" for c in checks]
     hits = ", ".join(f"CASE WHEN {c} THEN {i} END" for i, c in enumerate(conds))
     cols = ", ".join(q(c) for c in sorted(src.present))
     rows = con.execute(
-        f"SELECT {src.index}, list_filter([{hits}], lambda h: h IS NOT NULL), {cols}"
-        f" FROM {src.relation} WHERE {' OR '.join(conds)} ORDER BY 1 LIMIT {_LIMIT}"
+        f"SELECT _i, list_filter([{hits}], lambda h: h IS NOT NULL), {cols}"
+        f" FROM {src.bad} WHERE {' OR '.join(conds)} ORDER BY 1 LIMIT {_LIMIT}"
     ).fetchall()
     names = sorted(src.present)
     for idx, hit, *values in rows:
@@ -629,6 +714,43 @@ def check_reference(
         found.add(_Found(src, int(idx), None, column, value, message))
 
 
+def check_nhs_regions(con: duckdb.DuckDBPyConnection, src: Source, found: Collector) -> None:
+    """NHS numbers the SQL modulus 11 passes, in a range where the ``nhs-number`` package asks more.
+
+    Scottish CHI numbers must also start with a date of birth (DDMMYY). Only the distinct numbers in
+    those ranges go through the package, so an English extract costs one indexed-range query.
+    """
+    if "nhs_number" not in src.present or found.full:
+        return
+    x = q("nhs_number")
+    ranges = " OR ".join(
+        f"{x} BETWEEN '{r.start:010d}' AND '{r.end:010d}'"
+        for r in nhs_number.REGION_SCOTLAND.ranges
+    )
+    values = con.execute(
+        f"SELECT DISTINCT {x} FROM {src.relation} WHERE ({ranges}) AND {sql_nhs_valid(x)}"
+    ).fetchall()
+    bad = [v for (v,) in values if not nhs_number.is_valid(v)]
+    if not bad:
+        return
+    rows = _first_rows(
+        con,
+        f"SELECT {src.index}, {x} FROM {src.relation} WHERE {x} IN (SELECT unnest(?))",
+        [bad],
+    )
+    for idx, value in rows:
+        found.add(
+            _Found(
+                src,
+                int(idx),
+                None,
+                "nhs_number",
+                value,
+                "not a valid NHS number (a Scottish CHI number starts with a date, DDMMYY)",
+            )
+        )
+
+
 def check_all(
     con: duckdb.DuckDBPyConnection, sources: dict[str, Source | None], found: Collector
 ) -> None:
@@ -641,6 +763,7 @@ def check_all(
     if practices is not None:
         check_unique(con, practices, "ods_code", found, "upper({})")
     if patients is not None:
+        check_nhs_regions(con, patients, found)
         check_unique(con, patients, "patient_id", found)
         check_reference(
             con, patients, "practice", practices, "ods_code", found,
@@ -654,13 +777,13 @@ def check_all(
             )
 
 
-def build_typed(con: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> None:
-    """Canonical tables with their exact types from the checked staging tables; staging dropped."""
+def finalize(con: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> None:
+    """The checked staging tables become the canonical tables (metadata only, no copy)."""
     for t in TABLES:
-        src = sources[t.name]
-        select = ", ".join(f"{typed_expr(t, c, src.present)} AS {q(c.name)}" for c in t.columns)
-        con.execute(f"CREATE OR REPLACE TABLE {q(t.name)} AS SELECT {select} FROM {src.relation}")
-        con.execute(f"DROP TABLE IF EXISTS {src.relation}")
+        stage = sources[t.name].relation
+        con.execute(f"ALTER TABLE {stage} DROP COLUMN _bad")
+        con.execute(f"DROP TABLE IF EXISTS {q(t.name)}")
+        con.execute(f"ALTER TABLE {stage} RENAME TO {q(t.name)}")
 
 
 def read_canonical(con: duckdb.DuckDBPyConnection, directory: Path, fmt: str) -> None:
@@ -677,10 +800,10 @@ def read_canonical(con: duckdb.DuckDBPyConnection, directory: Path, fmt: str) ->
             sources[t.name] = stage(con, directory / f"{t.name}.{fmt}", t, found)
         check_all(con, sources, found)
         found.raise_if_any(con)
-        build_typed(con, {k: v for k, v in sources.items() if v is not None})
+        finalize(con, {k: v for k, v in sources.items() if v is not None})
     finally:
         for t in TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {RAW}{t.name}")
+            con.execute(f"DROP TABLE IF EXISTS {STAGE}{t.name}")
 
 
 def validate_typed(con: duckdb.DuckDBPyConnection, label: str) -> None:
@@ -699,7 +822,7 @@ def validate_typed(con: duckdb.DuckDBPyConnection, label: str) -> None:
             f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT rowid AS _i, {cols} FROM {q(t.name)}"
         )
         sources[t.name] = Source(
-            t, f"{label} [{t.name}]", None, "", view, "_i", {c.name for c in t.columns}
+            t, f"{label} [{t.name}]", None, "", view, "_i", {c.name for c in t.columns}, bad=view
         )
     try:
         check_all(con, sources, found)

@@ -54,6 +54,7 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     spill = Path(tempfile.gettempdir()) / "rxwatch-duckdb"
     con.execute("SET temp_directory = ?", [str(spill)])
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
