@@ -249,7 +249,7 @@ def case_action(
     a confirmation; a refusal is shown at the top of the form (the error summary)."""
     v = viewer(request)
     case = get_case(v.user, case_id)
-    form = form_class(request.POST or None)
+    form = form_class(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             message = do(v.user, case, form.cleaned_data)
@@ -365,7 +365,7 @@ def reminder(request: HttpRequest) -> HttpResponse:
     """The reactive reminder: at the moment of issuing a repeat, by NHS number. POST only for the
     lookup, so the NHS number never appears in a URL or an access log."""
     v = viewer(request)
-    form = ReminderForm(request.POST or None)
+    form = ReminderForm(request.POST if request.method == "POST" else None)
     result = None
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():

@@ -104,7 +104,7 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
     page says so at the top and offers the escalation form, the note carried over."""
     v = viewer(request)
     case = get_case(v.user, case_id)
-    form = ReviewForm(request.POST or None)
+    form = ReviewForm(request.POST if request.method == "POST" else None)
     escalation_form = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -220,7 +220,7 @@ def gp_decision(request: HttpRequest, escalation_id: int) -> HttpResponse:
         pk=escalation_id,
     )
     case = get_case(v.user, escalation.case_id)
-    form = GpDecisionForm(request.POST or None)
+    form = GpDecisionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
