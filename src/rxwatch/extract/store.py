@@ -1,0 +1,429 @@
+"""The clinical store: one DuckDB file holding each practice's latest extract, and every import.
+
+What the practices' systems say, never edited by RxWatch (see docs/decisions/0001-clinical-store.md):
+
+* the four canonical tables; ``medications`` and ``events`` also carry ``practice``, so that one
+  practice's snapshot can be replaced without touching the others';
+* ``imports``: one row per import that changed something (when, from where, which practices, how
+  many rows, the content hash of the files, the RxWatch version), so that a search can say what
+  data it ran on.
+
+An import validates the whole extract first, in a staging database next to the store, then in one
+transaction deletes each of the extract's practices and inserts its new snapshot. A failed import
+leaves the store as it was; importing the same extract again changes nothing. DuckDB's file lock
+lets one process write at a time: a second writer is told the store is in use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from rxwatch import __version__
+from rxwatch.errors import RxWatchError
+from rxwatch.extract.canonical import Collector, Source, _Found, q
+from rxwatch.extract.load import detect_format, open_extract
+from rxwatch.extract.schema import EVENTS, MEDICATIONS, PATIENTS, PRACTICES, TABLES, Column
+
+SCHEMA_VERSION = "1"
+PRACTICE = Column("practice", "VARCHAR", True, "code")  # added to medications and events
+STORE_TABLES = {
+    "practices": PRACTICES.ddl(),
+    "patients": PATIENTS.ddl(),
+    "medications": MEDICATIONS.ddl((PRACTICE,)),
+    "events": EVENTS.ddl((PRACTICE,)),
+    "imports": (
+        "(id INTEGER PRIMARY KEY, imported_at TIMESTAMP, source VARCHAR, format VARCHAR,"
+        " practices VARCHAR[], replaced VARCHAR[], practices_rows BIGINT, patients_rows BIGINT,"
+        " medications_rows BIGINT, events_rows BIGINT, content_hash VARCHAR,"
+        " rxwatch_version VARCHAR)"
+    ),
+    "store_meta": "(key VARCHAR PRIMARY KEY, value VARCHAR)",
+}
+ROW_WORDS = {
+    "patients": ("patient", "patients"),
+    "medications": ("medication issue", "medication issues"),
+    "events": ("event", "events"),
+}
+SHOWN_PRACTICES = 8  # a summary line names at most this many ODS codes
+
+
+class StoreInUseError(RxWatchError):
+    """Another process holds the store's lock (an import, or a search reading it)."""
+
+    exit_code = 3
+
+
+class StoreError(RxWatchError):
+    """The store file cannot be opened as a clinical store."""
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One import: what was read, what it replaced, and whether anything changed at all."""
+
+    id: int
+    imported_at: dt.datetime  # UTC
+    source: str
+    format: str
+    practices: tuple[str, ...]
+    rows: dict[str, int] = field(default_factory=dict)  # table name → rows in the extract
+    content_hash: str = ""
+    rxwatch_version: str = __version__
+    replaced: tuple[str, ...] = ()  # practices whose previous snapshot this import replaced
+    unchanged: bool = False  # the extract was already the current snapshot: nothing was written
+
+    def summary(self) -> str:
+        """One line a practice manager understands."""
+        n = len(self.practices)
+        names = ", ".join(self.practices[:SHOWN_PRACTICES])
+        if n > SHOWN_PRACTICES:
+            names += f" and {n - SHOWN_PRACTICES} more"
+        which = f"{n:,} practice{'' if n == 1 else 's'}" + (f" ({names})" if n else "")
+        if self.unchanged:
+            when = self.imported_at.strftime("%d %b %Y %H:%M UTC")
+            return (
+                f"Unchanged: this extract of {which} is already in the clinical store, imported"
+                f" {when}; nothing was replaced."
+            )
+        counts = ", ".join(
+            f"{self.rows.get(t, 0):,} {one if self.rows.get(t, 0) == 1 else many}"
+            for t, (one, many) in ROW_WORDS.items()
+        )
+        new = [p for p in self.practices if p not in self.replaced]
+        if not n:
+            tail = "nothing was replaced."
+        elif not new:
+            tail = "previous snapshots replaced." if n > 1 else "previous snapshot replaced."
+        elif len(new) == n:
+            tail = "new to the clinical store."
+        else:
+            tail = (
+                f"previous snapshots of {', '.join(self.replaced)} replaced;"
+                f" {', '.join(new)} new to the clinical store."
+            )
+        return f"Imported {which}: {counts}; {tail}"
+
+
+# --- opening the store -------------------------------------------------------------------------
+
+
+def _in_use(path: Path) -> StoreInUseError:
+    return StoreInUseError(
+        f"the clinical store {path} is in use by another RxWatch process (an import or a"
+        " search); try again when it has finished"
+    )
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflict" in text or "already attached" in text
+
+
+@contextmanager
+def _attached(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> Iterator[None]:
+    """ATTACH the store as ``store``; turn DuckDB's lock error into a clear message."""
+    mode = " (READ_ONLY)" if read_only else ""
+    try:
+        con.execute(f"ATTACH ? AS store{mode}", [str(path)])
+    except duckdb.Error as exc:
+        if _is_lock_error(exc):
+            raise _in_use(path) from None
+        raise StoreError(
+            f"cannot open the clinical store {path}: it is not a DuckDB database, or it is damaged"
+        ) from None
+    try:
+        yield
+    finally:
+        con.execute("DETACH store")
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    for name, ddl in STORE_TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS store.{name} {ddl}")
+    row = con.execute("SELECT value FROM store.store_meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        con.execute("INSERT INTO store.store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    elif row[0] != SCHEMA_VERSION:
+        raise StoreError(
+            f"the clinical store {path} has layout version {row[0]}; this RxWatch"
+            f" ({__version__}) reads version {SCHEMA_VERSION}"
+        )
+
+
+def connect_store(store_path: Path | str, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """A connection to the store file itself, for the engine's weekly search (read-only default)."""
+    path = Path(store_path)
+    if read_only and not path.exists():
+        raise StoreError(f"there is no clinical store at {path}: run `rxwatch import` first")
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        if _is_lock_error(exc):
+            raise _in_use(path) from None
+        raise StoreError(
+            f"cannot open the clinical store {path}: it is not a DuckDB database, or it is damaged"
+        ) from None
+
+
+# --- content hash -------------------------------------------------------------------------------
+
+
+def extract_files(extract_dir: Path, fmt: str) -> list[Path]:
+    """The files an import reads, sorted by name (what the content hash covers)."""
+    if extract_dir.is_file():
+        return [extract_dir]
+    if fmt in ("csv", "parquet"):
+        files = [extract_dir / f"{t.name}.{fmt}" for t in TABLES]
+        return sorted((f for f in files if f.is_file()), key=lambda p: p.name)
+    return sorted(
+        (
+            p
+            for p in extract_dir.iterdir()
+            if p.is_file() and p.suffix.lower() in {".ndjson", ".json"}
+        ),
+        key=lambda p: p.name,
+    )
+
+
+def content_hash(extract_dir: Path, fmt: str, practice: str | None = None) -> str:
+    """sha256 over each file's name, size and bytes, in name order (and ``--practice``, if given)."""
+    h = hashlib.sha256()
+    for f in extract_files(extract_dir, fmt):
+        h.update(f"{f.name}\0{f.stat().st_size}\0".encode())
+        with f.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    if practice:
+        h.update(f"practice\0{practice.upper()}".encode())
+    return h.hexdigest()
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+def _record(row: tuple) -> ImportRecord:
+    (id_, at, source, fmt, practices, replaced, n_pr, n_pa, n_me, n_ev, digest, version) = row
+    return ImportRecord(
+        id=id_,
+        imported_at=at.replace(tzinfo=dt.UTC),
+        source=source,
+        format=fmt,
+        practices=tuple(practices or ()),
+        rows={"practices": n_pr, "patients": n_pa, "medications": n_me, "events": n_ev},
+        content_hash=digest,
+        rxwatch_version=version,
+        replaced=tuple(replaced or ()),
+    )
+
+
+_IMPORT_COLUMNS = (
+    "id, imported_at, source, format, practices, replaced, practices_rows, patients_rows,"
+    " medications_rows, events_rows, content_hash, rxwatch_version"
+)
+
+
+def _store_counts(con: duckdb.DuckDBPyConnection, practices: list[str]) -> dict[str, int]:
+    out = {}
+    for t in TABLES:
+        key = "ods_code" if t.name == "practices" else "practice"
+        row = con.execute(
+            f"SELECT count(*) FROM store.{t.name} WHERE {key} IN (SELECT unnest(?))", [practices]
+        ).fetchone()
+        out[t.name] = int(row[0]) if row else 0
+    return out
+
+
+def _already_current(con: duckdb.DuckDBPyConnection, digest: str) -> ImportRecord | None:
+    """The import that stored these very files, if each of its practices still holds that snapshot."""
+    row = con.execute(
+        f"SELECT {_IMPORT_COLUMNS} FROM store.imports WHERE content_hash = ? ORDER BY id DESC"
+        " LIMIT 1",
+        [digest],
+    ).fetchone()
+    if row is None:
+        return None
+    rec = _record(row)
+    later = con.execute(
+        "SELECT count(*) FROM store.imports WHERE id > ? AND len(list_intersect(practices, ?)) > 0",
+        [rec.id, list(rec.practices)],
+    ).fetchone()
+    if later and later[0]:
+        return None
+    if _store_counts(con, list(rec.practices)) != rec.rows:
+        return None
+    return ImportRecord(**{**rec.__dict__, "unchanged": True})
+
+
+def _check_ids_free(
+    con: duckdb.DuckDBPyConnection, extract_dir: Path, fmt: str, practices: list[str]
+) -> None:
+    """A patient_id held by another practice's snapshot would make two people one: refuse it."""
+    clash = con.execute(
+        "SELECT count(*) FROM patients n JOIN store.patients s ON s.patient_id = n.patient_id"
+        " WHERE s.practice NOT IN (SELECT unnest(?))",
+        [practices],
+    ).fetchone()
+    if not clash or not clash[0]:
+        return
+    if fmt == "fhir":
+        src = Source(
+            PATIENTS, f"{extract_dir.name} [patients]", None, "", "patients", "rowid", set()
+        )
+    else:
+        unit = "line" if fmt == "csv" else "row"
+        path = extract_dir / f"patients.{fmt}"
+        present = set(PATIENTS.column_names)
+        src = Source(PATIENTS, path.name, path, unit, "patients", "rowid", present)
+    found = Collector()
+    rows = con.execute(
+        "SELECT n.rowid, n.patient_id, s.practice FROM patients n"
+        " JOIN store.patients s ON s.patient_id = n.patient_id"
+        " WHERE s.practice NOT IN (SELECT unnest(?)) ORDER BY 1 LIMIT 51",
+        [practices],
+    ).fetchall()
+    for idx, patient_id, other in rows:
+        found.add(
+            _Found(
+                src,
+                int(idx),
+                None,
+                "patient_id",
+                patient_id,
+                f"this patient_id already belongs to practice {other} in the clinical store",
+            )
+        )
+    found.raise_if_any(con)
+
+
+def _replace(con: duckdb.DuckDBPyConnection, practices: list[str], rec: ImportRecord) -> None:
+    """Delete each of the extract's practices and insert its new snapshot: one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for t in ("events", "medications", "patients"):
+            con.execute(f"DELETE FROM store.{t} WHERE practice IN (SELECT unnest(?))", [practices])
+        con.execute("DELETE FROM store.practices WHERE ods_code IN (SELECT unnest(?))", [practices])
+        for t in (PRACTICES, PATIENTS):
+            cols = ", ".join(q(c) for c in t.column_names)
+            con.execute(f"INSERT INTO store.{t.name} ({cols}) SELECT {cols} FROM {t.name}")
+        for t in (MEDICATIONS, EVENTS):
+            cols = ", ".join(q(c) for c in t.column_names)
+            src = ", ".join(f"x.{q(c)}" for c in t.column_names)
+            con.execute(
+                f"INSERT INTO store.{t.name} ({cols}, practice) SELECT {src}, p.practice"
+                f" FROM {t.name} x JOIN patients p ON p.patient_id = x.patient_id"
+            )
+        con.execute(
+            f"INSERT INTO store.imports ({_IMPORT_COLUMNS}) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                rec.id,
+                rec.imported_at.replace(tzinfo=None),
+                rec.source,
+                rec.format,
+                list(rec.practices),
+                list(rec.replaced),
+                *(rec.rows[t.name] for t in TABLES),
+                rec.content_hash,
+                rec.rxwatch_version,
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def import_extract(
+    store_path: Path | str, extract_dir: Path | str, *, practice: str | None = None
+) -> ImportRecord:
+    """Validate an extract and replace its practices' snapshots in the store, atomically.
+
+    Raises ExtractError (nothing stored) for a bad extract, StoreInUseError when another process
+    holds the store. Returns the import's record; ``unchanged`` when the same files were already
+    the current snapshot (then nothing at all is written, not even an ``imports`` row).
+    """
+    store_path, extract_dir = Path(store_path), Path(extract_dir)
+    fmt = detect_format(extract_dir)
+    digest = content_hash(extract_dir, fmt, practice)
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=store_path.parent, prefix=".rxwatch-import-") as tmp:
+        con = duckdb.connect(str(Path(tmp) / "staging.duckdb"))
+        try:
+            con.execute("SET enable_progress_bar = false")
+            con.execute("SET temp_directory = ?", [str(Path(tmp) / "spill")])
+            with _attached(con, store_path, read_only=False):
+                _ensure_schema(con, store_path)
+                current = _already_current(con, digest)
+                if current is not None:
+                    return current
+                open_extract(extract_dir, practice=practice, con=con)
+                practices = [
+                    r[0]
+                    for r in con.execute("SELECT ods_code FROM practices ORDER BY 1").fetchall()
+                ]
+                _check_ids_free(con, extract_dir, fmt, practices)
+                replaced = [
+                    r[0]
+                    for r in con.execute(
+                        "SELECT DISTINCT ods_code FROM store.practices"
+                        " WHERE ods_code IN (SELECT unnest(?)) ORDER BY 1",
+                        [practices],
+                    ).fetchall()
+                ]
+                rows = {
+                    t.name: int(con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0])  # type: ignore[index]
+                    for t in TABLES
+                }
+                next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM store.imports")
+                rec = ImportRecord(
+                    id=int(next_id.fetchone()[0]),  # type: ignore[index]
+                    imported_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+                    source=str(extract_dir.resolve()),
+                    format=fmt,
+                    practices=tuple(practices),
+                    rows=rows,
+                    content_hash=digest,
+                    replaced=tuple(replaced),
+                )
+                try:
+                    _replace(con, practices, rec)
+                except duckdb.TransactionException:
+                    raise _in_use(store_path) from None
+                return rec
+        finally:
+            con.close()
+
+
+def list_imports(store_path: Path | str) -> list[ImportRecord]:
+    """Every import that changed the store, oldest first: what data a search ran on."""
+    path = Path(store_path)
+    if not path.exists():
+        return []
+    con = connect_store(path, read_only=True)
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'imports'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return []
+        rows = con.execute(f"SELECT {_IMPORT_COLUMNS} FROM imports ORDER BY id").fetchall()
+        return [_record(r) for r in rows]
+    finally:
+        con.close()
+
+
+def current_practices(store_path: Path | str) -> dict[str, ImportRecord]:
+    """Each practice in the store → the import its current snapshot came from."""
+    out: dict[str, ImportRecord] = {}
+    for rec in list_imports(store_path):
+        for p in rec.practices:
+            out[p] = rec
+    return out

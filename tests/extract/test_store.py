@@ -1,0 +1,371 @@
+"""The clinical store: atomic per-practice snapshots, idempotent re-import, clear refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from rxwatch.cli import main
+from rxwatch.extract import store
+from rxwatch.extract.load import open_extract
+from rxwatch.extract.schema import Table
+from rxwatch.extract.store import (
+    ImportRecord,
+    StoreInUseError,
+    content_hash,
+    import_extract,
+    list_imports,
+)
+from rxwatch.extract.validation import ExtractError
+
+FIXTURE = Path(__file__).parent / "canonical_extract"
+STORE_TABLES = ("practices", "patients", "medications", "events", "imports", "store_meta")
+
+
+def copy_extract(tmp_path: Path, name: str = "extract") -> Path:
+    out = tmp_path / name
+    shutil.copytree(FIXTURE, out)
+    return out
+
+
+def practice_b_only(tmp_path: Path, name: str = "b") -> Path:
+    """A new extract from A81002 alone: P003 left, P004 has a new event."""
+    out = tmp_path / name
+    out.mkdir()
+    (out / "practices.csv").write_text("ods_code,name\nA81002,Queens Park Medical Centre\n")
+    (out / "patients.csv").write_text(
+        "patient_id,practice,date_of_birth,sex\nP004,A81002,1948-01-09,F\n"
+    )
+    (out / "medications.csv").write_text("patient_id,issue_date,dmd_code\n")
+    (out / "events.csv").write_text(
+        "patient_id,date,snomed_code,value,unit\nP004,2025-03-01,1000731000000107,91,umol/L\n"
+    )
+    return out
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    """Every table's content, in a stable order: 'the store' as far as anyone can tell."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in STORE_TABLES}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A store holding the fixture extract (practices A81001 and A81002)."""
+    path = tmp_path / "store" / "clinical.duckdb"
+    import_extract(path, copy_extract(tmp_path, "first"))
+    return path
+
+
+# --- importing --------------------------------------------------------------------------------
+
+
+def test_first_import(tmp_path: Path) -> None:
+    path = tmp_path / "clinical.duckdb"
+    rec = import_extract(path, FIXTURE)
+    assert rec.summary() == (
+        "Imported 2 practices (A81001, A81002): 4 patients, 4 medication issues, 5 events;"
+        " new to the clinical store."
+    )
+    assert rec.rows == {"practices": 2, "patients": 4, "medications": 4, "events": 5}
+    assert not rec.unchanged
+    snap = snapshot(path)
+    assert len(snap["events"]) == 5
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute(
+        "SELECT practice, count(*) FROM events GROUP BY ALL ORDER BY 1"
+    ).fetchall() == [("A81001", 3), ("A81002", 2)]
+    assert [r[0] for r in con.execute("DESCRIBE medications").fetchall()][-1] == "practice"
+    con.close()
+    assert not list((tmp_path).glob(".rxwatch-import-*"))  # staging removed
+
+
+def test_store_tables_match_the_extract(db: Path, tmp_path: Path) -> None:
+    con = open_extract(FIXTURE)
+    st = duckdb.connect(str(db), read_only=True)
+    for t in ("practices", "patients"):
+        assert (
+            st.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            == con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        )
+    assert st.execute("SELECT * EXCLUDE (practice) FROM events ORDER BY ALL").fetchall() == (
+        con.execute("SELECT * FROM events ORDER BY ALL").fetchall()
+    )
+
+
+def test_import_record(db: Path) -> None:
+    (rec,) = list_imports(db)
+    assert rec.id == 1
+    assert rec.practices == ("A81001", "A81002")
+    assert rec.format == "csv"
+    assert rec.source.endswith("first")
+    assert rec.content_hash == content_hash(FIXTURE, "csv")
+    assert rec.imported_at.tzinfo is dt.UTC
+    assert abs(dt.datetime.now(dt.UTC) - rec.imported_at) < dt.timedelta(minutes=5)
+    assert rec.rxwatch_version
+
+
+def test_same_extract_twice_changes_nothing(db: Path, tmp_path: Path) -> None:
+    before = snapshot(db)
+    again = import_extract(db, copy_extract(tmp_path, "again"))  # same bytes, another folder
+    assert again.unchanged
+    assert again.summary().startswith("Unchanged: this extract of 2 practices (A81001, A81002)")
+    assert "nothing was replaced" in again.summary()
+    assert snapshot(db) == before
+    assert len(list_imports(db)) == 1
+
+
+def test_same_extract_after_another_replaced_it_is_imported_again(db: Path, tmp_path: Path) -> None:
+    first = snapshot(db)
+    import_extract(db, practice_b_only(tmp_path))
+    rec = import_extract(db, FIXTURE)
+    assert not rec.unchanged
+    after = snapshot(db)
+    for t in ("practices", "patients", "medications", "events"):
+        assert after[t] == first[t]
+    assert len(list_imports(db)) == 3
+
+
+def test_per_practice_replacement(db: Path, tmp_path: Path) -> None:
+    before = snapshot(db)
+    rec = import_extract(db, practice_b_only(tmp_path))
+    assert rec.summary() == (
+        "Imported 1 practice (A81002): 1 patient, 0 medication issues, 1 event;"
+        " previous snapshot replaced."
+    )
+    after = snapshot(db)
+
+    def rows(snap: dict, table: str, practice: str, key: int) -> list[tuple]:
+        return [r for r in snap[table] if r[key] == practice]
+
+    # A81001 untouched, row for row
+    assert rows(after, "patients", "A81001", 1) == rows(before, "patients", "A81001", 1)
+    assert rows(after, "events", "A81001", 7) == rows(before, "events", "A81001", 7)
+    assert rows(after, "medications", "A81001", 6) == rows(before, "medications", "A81001", 6)
+    # A81002 is exactly the new extract
+    assert [r[0] for r in rows(after, "patients", "A81002", 1)] == ["P004"]
+    assert [(r[0], r[4]) for r in rows(after, "events", "A81002", 7)] == [("P004", 91.0)]
+    assert rows(after, "medications", "A81002", 6) == []
+    assert [r.replaced for r in list_imports(db)] == [(), ("A81002",)]
+
+
+def test_mixed_summary(db: Path, tmp_path: Path) -> None:
+    out = practice_b_only(tmp_path)
+    (out / "practices.csv").write_text("ods_code,name\nA81002,Queens Park\nB82001,New Surgery\n")
+    rec = import_extract(db, out)
+    assert rec.summary().endswith(
+        "previous snapshots of A81002 replaced; B82001 new to the clinical store."
+    )
+
+
+def test_summary_names_at_most_eight_practices() -> None:
+    rec = ImportRecord(
+        id=1,
+        imported_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        source="x",
+        format="csv",
+        practices=tuple(f"A8100{i}" for i in range(10)),
+        rows={"practices": 10, "patients": 12034, "medications": 301220, "events": 498002},
+        replaced=tuple(f"A8100{i}" for i in range(10)),
+    )
+    assert rec.summary() == (
+        "Imported 10 practices (A81000, A81001, A81002, A81003, A81004, A81005, A81006, A81007"
+        " and 2 more): 12,034 patients, 301,220 medication issues, 498,002 events;"
+        " previous snapshots replaced."
+    )
+
+
+def test_parquet_import(tmp_path: Path) -> None:
+    pq = tmp_path / "pq"
+    pq.mkdir()
+    con = open_extract(FIXTURE)
+    for t in ("practices", "patients", "medications", "events"):
+        con.execute(f"COPY {t} TO '{pq}/{t}.parquet'")
+    path = tmp_path / "clinical.duckdb"
+    rec = import_extract(path, pq)
+    assert rec.format == "parquet"
+    assert rec.rows["events"] == 5
+
+
+# --- refusals leave the store as it was ---------------------------------------------------------
+
+
+def test_failed_import_leaves_store_unchanged(db: Path, tmp_path: Path) -> None:
+    before = snapshot(db)
+    bad = copy_extract(tmp_path, "bad")
+    text = (bad / "events.csv").read_text().replace("P004,2024-12-12", "P004,2024-12-32")
+    (bad / "events.csv").write_text(text)
+    with pytest.raises(ExtractError) as info:
+        import_extract(db, bad)
+    assert "events.csv: line 6: column date" in str(info.value)
+    assert snapshot(db) == before
+    assert not list(db.parent.glob(".rxwatch-import-*"))
+
+
+def test_failure_inside_the_transaction_rolls_back(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deletes and the first inserts have run when the events insert fails: all are undone."""
+    before = snapshot(db)
+    broken = Table("events", "events.csv", (*store.EVENTS.columns, store.PRACTICE))
+    monkeypatch.setattr(store, "EVENTS", broken)  # inserts a column the staging table lacks
+    with pytest.raises(duckdb.Error):
+        import_extract(db, practice_b_only(tmp_path))
+    assert snapshot(db) == before
+
+
+def test_patient_id_of_another_practice_is_refused(db: Path, tmp_path: Path) -> None:
+    before = snapshot(db)
+    out = practice_b_only(tmp_path)
+    (out / "patients.csv").write_text(
+        "patient_id,practice,date_of_birth,sex\n"
+        "P004,A81002,1948-01-09,F\n"
+        "P001,A81002,1950-03-14,F\n"  # line 3: P001 is A81001's patient in the store
+    )
+    with pytest.raises(ExtractError) as info:
+        import_extract(db, out)
+    (p,) = info.value.problems
+    assert (p.file, p.line, p.column, p.value) == ("patients.csv", 3, "patient_id", "P001")
+    assert "already belongs to practice A81001" in p.message
+    assert snapshot(db) == before
+
+
+def test_patient_moving_within_the_extract_is_fine(db: Path, tmp_path: Path) -> None:
+    """Both practices come in together, so P001 may move from A81001 to A81002."""
+    out = copy_extract(tmp_path, "moved")
+    text = (out / "patients.csv").read_text().replace("P001,A81001", "P001,A81002")
+    (out / "patients.csv").write_text(text)
+    import_extract(db, out)
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT practice FROM patients WHERE patient_id = 'P001'").fetchone() == (
+        "A81002",
+    )
+    assert con.execute(
+        "SELECT DISTINCT practice FROM events WHERE patient_id = 'P001'"
+    ).fetchall() == [("A81002",)]
+
+
+def test_second_writer_is_told_the_store_is_in_use(db: Path, tmp_path: Path) -> None:
+    before = snapshot(db)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(db)!r})\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreInUseError, match="is in use by another RxWatch process"):
+            import_extract(db, practice_b_only(tmp_path))
+        with pytest.raises(StoreInUseError):
+            list_imports(db)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert snapshot(db) == before
+
+
+def test_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "clinical.duckdb"
+    path.write_text("not a database")
+    with pytest.raises(store.StoreError, match="not a DuckDB database"):
+        import_extract(path, FIXTURE)
+
+
+def test_list_imports_without_a_store(tmp_path: Path) -> None:
+    assert list_imports(tmp_path / "none.duckdb") == []
+
+
+def test_content_hash_follows_bytes_not_folder(tmp_path: Path) -> None:
+    a, b = copy_extract(tmp_path, "a"), copy_extract(tmp_path, "b")
+    (b / "notes.txt").write_text("ignored: not part of the extract")
+    assert content_hash(a, "csv") == content_hash(b, "csv")
+    (b / "events.csv").write_text((b / "events.csv").read_text() + "\n")
+    assert content_hash(a, "csv") != content_hash(b, "csv")
+
+
+# --- FHIR goes through the FHIR reader ----------------------------------------------------------
+
+
+def test_fhir_extract_is_read_by_read_fhir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """open_extract hands *.ndjson to rxwatch.extract.fhir.read_fhir, then checks its tables."""
+    (tmp_path / "fhir").mkdir()
+    (tmp_path / "fhir" / "Patient.ndjson").write_text("{}\n")
+    calls: list[tuple[Path, str | None]] = []
+
+    def read_fhir(con: duckdb.DuckDBPyConnection, path: Path, *, practice: str | None) -> None:
+        calls.append((Path(path), practice))
+        open_extract(FIXTURE, con=con)  # stands in for the FHIR reader's tables
+        con.execute("UPDATE patients SET sex = 'Q' WHERE patient_id = 'P003'")
+
+    fake = types.ModuleType("rxwatch.extract.fhir")
+    fake.read_fhir = read_fhir  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rxwatch.extract.fhir", fake)
+    with pytest.raises(ExtractError) as info:
+        open_extract(tmp_path / "fhir", practice="A81001")
+    assert calls == [(tmp_path / "fhir", "A81001")]
+    (p,) = info.value.problems
+    assert (p.file, p.column, p.value) == ("fhir [patients]", "sex", "Q")
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_import_prints_the_summary(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["import", str(FIXTURE), "--store", str(tmp_path / "s.db")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Imported 2 practices (A81001, A81002): 4 patients")
+
+
+def test_cli_import_error_is_clean(db: Path, tmp_path: Path) -> None:
+    before = snapshot(db)
+    bad = copy_extract(tmp_path, "bad")
+    (bad / "patients.csv").write_text(
+        (bad / "patients.csv").read_text().replace("P002,A81001,1962-11-02,M", "P002,A81001,,Z")
+    )
+    result = CliRunner().invoke(main, ["import", str(bad), "--store", str(db)])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert "error: the extract has 2 problems; nothing was stored" in result.output
+    assert "patients.csv: line 3: column date_of_birth: required field is empty" in result.output
+    assert "patients.csv: line 3: column sex: sex must be F, M or U (value 'Z')" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert snapshot(db) == before
+
+
+def test_cli_import_of_a_missing_directory(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "nope")])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+
+
+def test_record_is_a_plain_value() -> None:
+    """ImportRecord is frozen: a record of what happened is never edited."""
+    rec = ImportRecord(id=1, imported_at=dt.datetime.now(dt.UTC), source="x", format="csv",
+                       practices=())  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rec.id = 2  # type: ignore[misc]
+    assert rec.summary() == (
+        "Imported 0 practices: 0 patients, 0 medication issues, 0 events; nothing was replaced."
+    )
