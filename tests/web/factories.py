@@ -22,8 +22,9 @@ AS_OF = dt.date(2026, 11, 23)
 
 def nhs_number(n: int) -> str:
     """A synthetic NHS number that passes the modulus-11 check (9-digit stem from ``n``)."""
+    n = 900_000_000 + n * 13  # spaced so that skipping an invalid stem never meets the next one
     while True:
-        stem = f"{999000000 + n:09d}"
+        stem = f"{n:09d}"
         total = sum(int(d) * w for d, w in zip(stem, range(10, 1, -1), strict=True))
         check = 11 - total % 11
         if check == 11:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Query, Router
+from ninja.responses import Status
 
 from rxwatch.web.api import schemas as s
 from rxwatch.web.api import tokens
@@ -134,7 +135,8 @@ def list_tokens(request):
 @me_router.post("/tokens", response={201: s.NewTokenOut, **ERRORS})
 def create_token(request, payload: s.TokenIn):
     token, plain = tokens.issue_token(user=_user(request), name=payload.name)
-    return 201, {**s.TokenOut.from_orm(token).dict(), "token": plain}
+    token.token = plain  # shown this once; only its hash is stored
+    return Status(201, token)
 
 
 @me_router.post("/tokens/{token_id}/revoke", response={200: s.TokenOut, **ERRORS})
@@ -185,17 +187,16 @@ def case_detail(request, case_id: int):
     """One case and its timeline (audited as a view of the patient's case)."""
     case = _case(request, case_id)
     actions.record_view(user=_user(request), what="case", obj=case)
-    pending = case.escalations.filter(decided_at__isnull=True).values_list("id", flat=True).first()
-    return {
-        **s.CaseOut.from_orm(case).dict(),
-        "timeline": [e.__dict__ for e in queries.timeline(case)],
-        "pending_escalation_id": pending,
-        "data_as_of": _data_as_of(),
-    }
+    case.pending_escalation_id = (
+        case.escalations.filter(decided_at__isnull=True).values_list("id", flat=True).first()
+    )
+    case.timeline = queries.timeline(case)
+    case.data_as_of = _data_as_of()
+    return case
 
 
 def _reply(case_id: int):
-    return 200, MonitoringCase.objects.select_related("practice").get(pk=case_id)
+    return Status(200, MonitoringCase.objects.select_related("practice").get(pk=case_id))
 
 
 @cases_router.post("/cases/{case_id}/contact-attempts", response={200: s.CaseOut, **ERRORS})
@@ -313,8 +314,9 @@ def gp_decision(request, escalation_id: int, payload: s.GpDecisionIn):
         note=payload.note,
         close=payload.close,
     )
-    return 200, Escalation.objects.select_related("case__practice", "escalated_by").get(
-        pk=escalation.pk
+    return Status(
+        200,
+        Escalation.objects.select_related("case__practice", "escalated_by").get(pk=escalation.pk),
     )
 
 

@@ -45,7 +45,8 @@ REVIEW_FLAGS = (FlagStatus.OUT_OF_RANGE, FlagStatus.SAFETY_ALERT, FlagStatus.MIS
 TECHNICIAN_FLAGS = (FlagStatus.OVERDUE, FlagStatus.DUE_SOON, FlagStatus.OUT_OF_RANGE)
 
 # Clinical priority, most urgent first: a result out of range or a prescribing hazard can harm now;
-# a possible missed diagnosis next; then overdue monitoring (by days overdue); then due soon.
+# a possible missed diagnosis next; then overdue monitoring (never tested first, then by days
+# overdue); then due soon (soonest first).
 PRIORITY = {
     FlagStatus.OUT_OF_RANGE: 0,
     FlagStatus.SAFETY_ALERT: 0,
@@ -136,7 +137,8 @@ class MonitoringCaseQuerySet(models.QuerySet):
     def by_priority(self) -> MonitoringCaseQuerySet:
         return self.with_priority().order_by(
             "priority",
-            models.F("days_overdue").desc(nulls_last=True),
+            # overdue with no test on record at all (days_overdue null) before the longest overdue
+            models.F("days_overdue").desc(nulls_first=True),
             models.F("due_date").asc(nulls_first=True),
             "id",
         )

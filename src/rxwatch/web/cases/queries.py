@@ -58,8 +58,8 @@ def worklist(
     flag: Iterable[str] | None = None,
 ) -> QuerySet[MonitoringCase]:
     """The technician's worklist: cases in recall (open, contacting, booked) that are overdue, due
-    soon or out of range, most urgent first (out of range and safety alerts, then overdue by days
-    overdue, then due soon by due date). ``status``/``flag`` narrow or widen the default sets."""
+    soon or out of range, most urgent first (out of range and safety alerts, then overdue: never
+    tested, then by days overdue; then due soon by due date). ``status``/``flag`` narrow or widen the default sets."""
     qs = cases_for(user).filter(status__in=list(status or RECALL_STATUSES))
     qs = qs.filter(flag_status__in=list(flag or TECHNICIAN_FLAGS))
     return _filtered(qs, practice=practice, drug_group=drug_group).by_priority()
