@@ -290,7 +290,7 @@ def test_reactive_reminder(api, tech_a, practice_a, case_b):
     assert (body["found"], body["monitoring_overdue"], body["monitoring_due"]) == (True, True, True)
     assert body["non_responder"] and body["recommended_prescription_days"] == 7
     assert "OVERDUE" in body["message"] and "7-day prescription" in body["message"]
-    assert [c["id"] for c in body["cases"]][0] == overdue.pk and len(body["cases"]) == 2
+    assert body["cases"][0]["id"] == overdue.pk and len(body["cases"]) == 2
     event = AuditEvent.objects.filter(action="viewed.reminder").latest("seq")
     assert "9434765919" not in str(event.after)
     # another practice's patient: nothing, not even that they exist
