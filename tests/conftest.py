@@ -8,31 +8,41 @@ when Java is missing.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # tests.engine.spec.* and tests.engine.reference import as modules
     sys.path.insert(0, str(ROOT))
 
+from tests.engine.spec.runner import Backend, make_backend  # noqa: E402
+
 from rxwatch.rules.catalogue import Catalogue, load_catalogue  # noqa: E402
 
 BACKENDS = ("duckdb", "pyspark")
+
+
+SPEC_CODELISTS = ROOT / "tests" / "engine" / "spec" / "codelists"
 
 
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     """The shipped rules and codelists."""
     return load_catalogue()
+
+
+@pytest.fixture(scope="session")
+def spec_catalogue() -> Catalogue:
+    """The shipped rules and codelists plus an organisation's ``secondary-care-monitoring`` and
+    ``valproate-ppp`` lists (``--codelists``), which the catalogue's Common meaning relies on and
+    RxWatch does not ship (tests/engine/spec/codelists/README.md)."""
+    return load_catalogue(codelists_dir=SPEC_CODELISTS)
 
 
 def _java_available() -> bool:
@@ -62,46 +72,6 @@ def spark_session() -> Iterator[Any]:
     spark.stop()
 
 
-def duckdb_holding(tables: Mapping[str, pa.Table]) -> Any:
-    """A fresh in-memory DuckDB connection with the canonical tables in it."""
-    import duckdb
-
-    con = duckdb.connect()
-    for name, table in tables.items():
-        con.register("_arrow_in", table)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _arrow_in')
-        con.unregister("_arrow_in")
-    return con
-
-
-@dataclass
-class Backend:
-    """A search backend: ``connect`` puts canonical tables on it, ``search`` runs the engine."""
-
-    name: str
-    connect: Callable[[Mapping[str, pa.Table]], Any]
-
-    def search(self, tables: Mapping[str, pa.Table], *, as_of: dt.date, catalogue: Catalogue):
-        from rxwatch.engine.search import run_search
-
-        return run_search(self.connect(tables), as_of=as_of, catalogue=catalogue)
-
-
-def make_backend(name: str, request: pytest.FixtureRequest) -> Backend:
-    """The tables go through ``rxwatch.engine.backends.connect``, as the CLI's do."""
-    from rxwatch.engine.backends import connect
-
-    if name == "duckdb":
-        return Backend(
-            "duckdb", lambda tables: connect("duckdb", duckdb_con=duckdb_holding(tables))
-        )
-    spark = request.getfixturevalue("spark_session")
-    return Backend(
-        "pyspark",
-        lambda tables: connect("pyspark", duckdb_con=duckdb_holding(tables), spark_session=spark),
-    )
-
-
 @pytest.fixture(
     scope="session",
     params=[pytest.param("duckdb"), pytest.param("pyspark", marks=pytest.mark.spark)],
@@ -112,13 +82,14 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture(scope="module")
-def spec(request: pytest.FixtureRequest, backend: Backend, catalogue: Catalogue):
+def spec(request: pytest.FixtureRequest, backend: Backend, spec_catalogue: Catalogue):
     """The search over a spec module's named patients, once per backend per module."""
     from tests.engine.spec.harness import Outcome, drugs_of, kinds_of
     from tests.engine.spec.population import T, build_tables, practice_of
 
     mod = request.module
     patients = [c.patient for c in mod.CASES] + list(getattr(mod, "EXTRA_PATIENTS", ()))
+    catalogue = spec_catalogue
     selected = catalogue.select(mod.RULES)
     missing = sorted(set(mod.RULES) - {r.id for r in selected.rules})
     assert not missing, f"rules {missing} are not in the shipped catalogue"
