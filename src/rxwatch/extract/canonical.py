@@ -646,6 +646,13 @@ def check_rows(con: duckdb.DuckDBPyConnection, src: Source, found: Collector) ->
     checks = row_checks(src.table, src.present)
     if not checks or not src.bad or found.full:
         return
+    if (
+        src.relation.startswith(STAGE)
+        and not con.execute(
+            f"SELECT 1 FROM {src.relation} WHERE _bad IS NOT NULL LIMIT 1"
+        ).fetchall()
+    ):
+        return  # the usual case: no row failed, so no need to compile the long query
     conds = [f"coalesce(({c.condition}), false)" for c in checks]
     hits = ", ".join(f"CASE WHEN {c} THEN {i} END" for i, c in enumerate(conds))
     cols = ", ".join(q(c) for c in sorted(src.present))
