@@ -1,7 +1,8 @@
-"""Safety alerts, possible missed diagnoses and the specialist-monitored list, compiled over the facts.
+"""Safety alerts, possible missed diagnoses and the specialist-monitored list.
 
 Denominators follow the catalogue: the at-risk group for a safety alert, the population for a missed
-diagnosis; the numerator is the patients flagged.
+diagnosis; the numerator is the patients flagged. Each is a set of patients (``predicates.py``)
+joined to the population for the practice.
 """
 
 from __future__ import annotations
@@ -9,83 +10,80 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from rxwatch.engine.facts import Facts, days_before
-from rxwatch.engine.monitoring import on_treatment
-from rxwatch.engine.predicates import (
-    compile_predicate,
-    drug_codelists,
-    first_latest_value,
-    latest_value,
-)
-from rxwatch.engine.rows import Compiled, count_by_practice, in_population, shape_rows
+from rxwatch.engine.facts import Facts, attach
+from rxwatch.engine.predicates import drug_codelists, first_latest_value, latest_value, patients
+from rxwatch.engine.rows import Compiled, in_population, shape_rows
 from rxwatch.rules.model import Rule
 
 RECENT_DAYS = 90  # the evidence of an alert: the latest issue in (T − 90, T]
 
 
-def _recent_issue(names: list[str], f: Facts) -> ir.Value | None:
-    if not names:
-        return None
-    last = f.pooled_last_issue(sorted(set(names)))
-    return ibis.cases(
-        (last > days_before(f.as_of, RECENT_DAYS), last), else_=ibis.null().cast("date")
+def _counts(denominator: ir.Table, flagged: ir.Table, rule_id: str) -> ir.Table:
+    den = denominator.group_by("practice").agg(denominator=denominator.count())
+    num = flagged.group_by("practice").agg(numerator=flagged.count())
+    num = num.select(_practice=num.practice, numerator=num.numerator)
+    t = den.left_join(num, den.practice == num._practice)
+    return t.select(
+        practice=t.practice.cast("string"),
+        indicator_id=ibis.literal(rule_id, type="string"),
+        numerator=t.numerator.fill_null(0).cast("int64"),
+        denominator=t.denominator.cast("int64"),
     )
+
+
+def _recent_issue(t: ir.Table, names: list[str], f: Facts, column: str) -> ir.Table:
+    issued = f.issued(sorted(set(names)))
+    issued = issued.filter(issued["last"] > f.T(RECENT_DAYS))
+    return attach(t, issued, **{column: "last"})
 
 
 def compile_alert(rule: Rule, f: Facts) -> Compiled:
-    pop = in_population(rule.population, f)
-    at_risk = compile_predicate(rule.at_risk, f) if rule.at_risk else ibis.literal(True)
+    """A safety alert or missed diagnosis: flagged rows and per-practice counts."""
     assert rule.hazard is not None
-    hazard = compile_predicate(rule.hazard, f)
-    denominator = pop & (at_risk if rule.kind == "safety_alert" else ibis.literal(True))
-    flagged = pop & at_risk & hazard
+    pop = f.pop.filter(in_population(rule.population, f.pop))
+    if rule.at_risk is not None:
+        risk = patients(rule.at_risk, f)
+        at_risk = pop.semi_join(risk, pop.patient_id == risk.patient_id)
+    else:
+        at_risk = pop
+    hazard = patients(rule.hazard, f)
+    flagged = at_risk.semi_join(hazard, at_risk.patient_id == hazard.patient_id)
+    denominator = at_risk if rule.kind == "safety_alert" else pop
+    counts = _counts(denominator, flagged, rule.id)
+
+    last_date = last_value = None
     if rule.kind == "safety_alert":
-        candidates = [
-            x
-            for x in (
-                _recent_issue(drug_codelists(rule.hazard), f),
-                _recent_issue(drug_codelists(rule.at_risk), f),
-            )
-            if x is not None
-        ]
-        last_date = (
-            ibis.coalesce(*candidates)
-            if len(candidates) > 1
-            else (candidates[0] if candidates else None)
-        )
-        last_value = None
+        evidence = [n for n in (drug_codelists(rule.hazard), drug_codelists(rule.at_risk)) if n]
+        for i, names in enumerate(evidence):
+            flagged = _recent_issue(flagged, names, f, f"_e{i}")
+        if evidence:
+            cols = [flagged[f"_e{i}"] for i in range(len(evidence))]
+            last_date = ibis.coalesce(*cols) if len(cols) > 1 else cols[0]
     else:
         lv = first_latest_value(rule.hazard) or first_latest_value(rule.at_risk)
-        last_date, last_value = latest_value(lv, f) if lv else (None, None)
-    extra = {"_last_date": last_date, "_last_value": last_value}
-    t = f.table.mutate(
-        _denominator=denominator,
-        _flagged=flagged,
-        **{k: v for k, v in extra.items() if v is not None},
-    )
-    t = t.mutate(numer=t._flagged)
-    hit = t.filter(t._flagged)
+        if lv is not None:
+            flagged = attach(flagged, latest_value(lv, f), _vdate="vdate", _value="value")
+            last_date, last_value = flagged._vdate, flagged._value
     rows = shape_rows(
-        hit,
+        flagged,
         rule.id,
         status=ibis.literal(rule.kind, type="string"),
-        last_date=hit._last_date if last_date is not None else None,
-        last_value=hit._last_value if last_value is not None else None,
+        last_date=last_date,
+        last_value=last_value,
     )
-    return Compiled(rule.id, rows, count_by_practice(t.filter(t._denominator), rule.id))
+    return Compiled(rule.id, rows, counts)
 
 
 def compile_specialist(rule: Rule, f: Facts) -> ir.Table:
     """Patients on a drug the hospital monitors (clozapine): listed, never flagged."""
-    assert rule.treatment is not None
-    t = f.table.mutate(
-        _on=on_treatment(rule, f) & in_population(rule.population, f),
-        _last=f.pooled_last_issue(rule.treatment.codelists),
-    )
-    t = t.filter(t._on)
+    from rxwatch.engine.monitoring import treated
+
+    t = treated(rule, f)
+    last = f.issued(rule.treatment.codelists)  # type: ignore[union-attr]
+    t = attach(t, last, last_issue_date="last")
     return t.select(
         practice=t.practice.cast("string"),
         patient_id=t.patient_id.cast("string"),
         rule_id=ibis.literal(rule.id, type="string"),
-        last_issue_date=t._last.cast("date"),
+        last_issue_date=t.last_issue_date.cast("date"),
     )

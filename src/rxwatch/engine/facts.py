@@ -1,10 +1,18 @@
 """Shared per-patient facts: what every rule reads, computed once per search.
 
-Rules never scan the big tables themselves. The search joins medications and events once each to a small
-(code → codelist) membership table covering every codelist the catalogue names (a code may be in
-several lists: fbc ⊇ wbc, so the join is many-to-many), aggregates per (patient, codelist), and pivots
-the aggregates into one wide row per patient of the population. Each rule is then a cheap column
-expression over that one table (``Facts.table``), cached on the backend.
+Rules never scan the big tables themselves. The search joins medications and events once each to a
+small (code → codelist) membership table covering every codelist the catalogue names (a code may be in
+several lists: fbc ⊇ wbc, so the join is many-to-many) and aggregates per (patient, codelist):
+
+* ``issues``: first and last issue on or before T, per drug codelist;
+* ``events``: first and last event on or before T, per codelist;
+* ``values``: per codelist and value rule (cut-off, ignored comparators), the latest value-carrying
+  date and the lowest and highest value of that date;
+* ``flags``: the few facts that need pairs of rows (co-prescribing, repeated values).
+
+These long tables and the population are cached on the backend; each rule is then a few joins over
+the patients it concerns (those on the drug, those with the hazard), never a pass over everyone's
+records.
 
 "Latest" is never an ``argmax``: ties on a date would be broken differently by DuckDB and Spark. The
 latest value-carrying date is a ``max``, and the min and max of the values on that date are kept, so a
@@ -13,6 +21,7 @@ threshold holds if any value of that date meets it (the catalogue's conservative
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,8 +46,7 @@ SECONDARY_CARE_DAYS = 365
 
 @dataclass(frozen=True)
 class ValueSpec:
-    """Which values count as "the latest": dated ≤ T − before_days; some comparators never meet a test."""
-
+    """Which values are "the latest": dated ≤ T − before_days; listed comparators never count."""
     before_days: int = 0
     exclude_comparators: tuple[str, ...] = ()
 
@@ -133,80 +141,66 @@ def membership(names: Iterable[str], catalogue: Catalogue, index: dict[str, int]
     )
 
 
+def attach(base: ir.Table, other: ir.Table, **names: str) -> ir.Table:
+    """Left-join a per-patient table onto ``base``, taking its columns under new names."""
+    other = other.select(_pid=other.patient_id, **{new: other[old] for new, old in names.items()})
+    return base.left_join(other, base.patient_id == other._pid).drop("_pid")
+
+
 @dataclass
 class Facts:
-    """One row per patient of the population (registered and alive at T), with named fact columns."""
+    """The shared long tables of one search (cached on the backend) and how to read them."""
 
-    table: ir.Table
     as_of: dt.date
+    pop: ir.Table  # patient_id, practice, sex, age: registered and alive at T
+    issues: ir.Table  # patient_id, key, first, last
+    events: ir.Table  # patient_id, key, first, last
+    values: ir.Table  # patient_id, spec, key, vdate, lo, hi
+    flags: ir.Table  # patient_id, flag, d
     drug_index: dict[str, int]
     event_index: dict[str, int]
     value_specs: dict[ValueSpec, int]
     co_prescribed: list[CoPrescribedP]
     repeated: list[RepeatedValuesP]
 
-    def __getitem__(self, name: str) -> ir.Column:
-        return self.table[name]
+    def T(self, days: int = 0) -> ir.DateScalar:
+        return days_before(self.as_of, days)
 
-    # --- column accessors: rules name codelists, facts name columns ------------------------------
-    def first_issue(self, name: str) -> ir.DateColumn:
-        return self.table[f"d{self.drug_index[name]}_first"]
+    def issued(self, names: Iterable[str]) -> ir.Table:
+        """patient_id, first, last: issues of any of ``names`` pooled, on or before T."""
+        keys = sorted({self.drug_index[n] for n in names})
+        t = self.issues.filter(self.issues.key.isin(keys))
+        if len(keys) == 1:
+            return t.select("patient_id", "first", "last")
+        return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
 
-    def last_issue(self, name: str) -> ir.DateColumn:
-        return self.table[f"d{self.drug_index[name]}_last"]
+    def dated(self, names: Iterable[str]) -> ir.Table:
+        """patient_id, first, last: events of any of ``names`` pooled, on or before T."""
+        keys = sorted({self.event_index[n] for n in names})
+        t = self.events.filter(self.events.key.isin(keys))
+        if len(keys) == 1:
+            return t.select("patient_id", "first", "last")
+        return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
 
-    def first_event(self, name: str) -> ir.DateColumn:
-        return self.table[f"e{self.event_index[name]}_first"]
+    def value(self, names: Iterable[str], spec: ValueSpec = ValueSpec()) -> ir.Table:
+        """patient_id, vdate, lo, hi: the latest value-carrying date of ``names`` pooled and the
+        lowest and highest value of that date."""
+        keys = sorted({self.event_index[n] for n in names})
+        v = self.values
+        t = v.filter((v.spec == self.value_specs[spec]) & v.key.isin(keys))
+        if len(keys) == 1:
+            return t.select("patient_id", "vdate", "lo", "hi")
+        latest = t.group_by("patient_id").agg(latest=t.vdate.max())
+        on = t.join(latest, [t.patient_id == latest.patient_id, t.vdate == latest.latest])
+        return on.group_by("patient_id").agg(vdate=on.vdate.max(), lo=on.lo.min(), hi=on.hi.max())
 
-    def last_event(self, name: str) -> ir.DateColumn:
-        return self.table[f"e{self.event_index[name]}_last"]
-
-    def value(
-        self, name: str, spec: ValueSpec = ValueSpec()
-    ) -> tuple[ir.Column, ir.Column, ir.Column]:
-        """(date, lowest, highest) of the latest value-carrying event of a codelist."""
-        p = f"v{self.value_specs[spec]}_{self.event_index[name]}"
-        return self.table[f"{p}_date"], self.table[f"{p}_min"], self.table[f"{p}_max"]
-
-    def co_prescribed_flag(self, p: CoPrescribedP) -> ir.BooleanColumn:
-        return self.table[f"cp{self.co_prescribed.index(p)}"].notnull()
-
-    def repeated_flag(self, p: RepeatedValuesP) -> ir.BooleanColumn:
-        return self.table[f"rv{self.repeated.index(p)}"].notnull()
-
-    # --- pooled over several codelists ------------------------------------------------------------
-    def pooled_first_issue(self, names: Iterable[str]) -> ir.DateValue:
-        return _least([self.first_issue(n) for n in names])
-
-    def pooled_last_issue(self, names: Iterable[str]) -> ir.DateValue:
-        return _greatest([self.last_issue(n) for n in names])
-
-    def pooled_first_event(self, names: Iterable[str]) -> ir.DateValue:
-        return _least([self.first_event(n) for n in names])
-
-    def pooled_last_event(self, names: Iterable[str]) -> ir.DateValue:
-        return _greatest([self.last_event(n) for n in names])
-
-    def pooled_value(
-        self, names: Iterable[str], spec: ValueSpec = ValueSpec()
-    ) -> tuple[ir.Value, ir.Value, ir.Value]:
-        """The latest value date over several codelists, and the min / max of the values of that date."""
-        parts = [self.value(n, spec) for n in sorted(set(names))]
-        if len(parts) == 1:
-            return parts[0]
-        date = _greatest([d for d, _, _ in parts])
-        lo = _least([ibis.cases((d == date, mn), else_=ibis.null()) for d, mn, _ in parts])
-        hi = _greatest([ibis.cases((d == date, mx), else_=ibis.null()) for d, _, mx in parts])
-        return date, lo, hi
-
-
-def _greatest(cols: list[ir.Value]) -> ir.Value:
-    """Largest non-null (SQL GREATEST skips nulls on DuckDB, Spark and PostgreSQL)."""
-    return cols[0] if len(cols) == 1 else ibis.greatest(*cols)
-
-
-def _least(cols: list[ir.Value]) -> ir.Value:
-    return cols[0] if len(cols) == 1 else ibis.least(*cols)
+    def flag(self, p: CoPrescribedP | RepeatedValuesP) -> ir.Table:
+        """patient_id, d: patients for whom a pairwise fact holds."""
+        if isinstance(p, CoPrescribedP):
+            k = self.co_prescribed.index(p)
+        else:
+            k = len(self.co_prescribed) + self.repeated.index(p)
+        return self.flags.filter(self.flags.flag == k).select("patient_id", "d")
 
 
 def age_at(dob: ir.DateValue, as_of: dt.date) -> ir.IntegerValue:
@@ -230,25 +224,11 @@ def population(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
     )
 
 
-def _pivot(agg: ir.Table, columns: dict[str, tuple[int, str]]) -> ir.Table:
-    """One row per patient from a (patient_id, key, …) aggregate: ``name = src where key``.
-
-    Each aggregate is pivoted on its own (not one union of all), so a row updates only the
-    columns of its own kind: three narrow pivots cost a third of one wide one.
-    """
-    return agg.group_by("patient_id").agg(
-        **{
-            name: ibis.cases((agg.key == key, agg[src])).max()
-            for name, (key, src) in columns.items()
-        }
-    )
+_FLAG_SCHEMA = ibis.schema({"patient_id": "string", "flag": "int32", "d": "date"})
 
 
-def build_facts(
-    con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs | None = None
-) -> Facts:
-    """The per-patient facts table (not yet executed): one pass over each big table."""
-    needs = needs or gather_needs(catalogue)
+def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:
+    """The shared tables as expressions (not yet executed): one pass over each big table."""
     T = ibis.literal(as_of, type="date")
     drugs = sorted(needs.drugs)
     events = sorted(needs.events)
@@ -256,105 +236,134 @@ def build_facts(
     event_index = {n: i for i, n in enumerate(events)}
     specs = sorted(needs.values, key=lambda s: (s.before_days, s.exclude_comparators))
     spec_index = {s: j for j, s in enumerate(specs)}
-    wides: list[ir.Table] = []  # per-patient tables, each joined to the population
 
     meds = con.table("medications")
-    meds = meds.filter(meds.issue_date <= T).select("patient_id", "dmd_code", "issue_date")
-    if drugs:
-        mem = membership(drugs, catalogue, drug_index)
-        m = meds.join(mem, meds.dmd_code == mem.code)
-        agg = m.group_by(["patient_id", "key"]).agg(
-            first=m.issue_date.min(), last=m.issue_date.max()
-        )
-        cols = {}
-        for i in drug_index.values():
-            cols[f"d{i}_first"] = (i, "first")
-            cols[f"d{i}_last"] = (i, "last")
-        wides.append(_pivot(agg, cols))
+    meds = meds.filter(meds.issue_date <= T).select(
+        patient_id=meds.patient_id.cast("string"),
+        dmd_code=meds.dmd_code.cast("string"),
+        issue_date=meds.issue_date,
+    )
+    mem = membership(drugs, catalogue, drug_index)
+    m = meds.join(mem, meds.dmd_code == mem.code)
+    issues = m.group_by(["patient_id", "key"]).agg(
+        first=m.issue_date.min(), last=m.issue_date.max()
+    )
 
     evs = con.table("events")
     evs = evs.filter(evs.date <= T).select(
-        "patient_id",
-        "snomed_code",
-        "date",
+        patient_id=evs.patient_id.cast("string"),
+        snomed_code=evs.snomed_code.cast("string"),
+        date=evs.date,
         value=evs.value.cast("float64"),
         comparator=evs.comparator.cast("string"),
     )
-    if events:
-        mem = membership(events, catalogue, event_index)
-        e = evs.join(mem, evs.snomed_code == mem.code)
-        agg = e.group_by(["patient_id", "key"]).agg(first=e.date.min(), last=e.date.max())
-        cols = {}
-        for i in event_index.values():
-            cols[f"e{i}_first"] = (i, "first")
-            cols[f"e{i}_last"] = (i, "last")
-        wides.append(_pivot(agg, cols))
+    mem = membership(events, catalogue, event_index)
+    e = evs.join(mem, evs.snomed_code == mem.code)
+    dated = e.group_by(["patient_id", "key"]).agg(first=e.date.min(), last=e.date.max())
 
+    value_parts = []
     for spec, j in spec_index.items():
         names = sorted(needs.values[spec])
         vals = evs.filter(evs.value.notnull() & (evs.date <= days_before(as_of, spec.before_days)))
         mem = membership(names, catalogue, event_index)
         vals = vals.join(mem, vals.snomed_code == mem.code)
-        latest = vals.group_by(["patient_id", "key"]).agg(vdate=vals.date.max())
-        on_latest = vals.join(
+        latest = vals.group_by(["patient_id", "key"]).agg(latest=vals.date.max())
+        on = vals.join(
             latest,
             [
                 vals.patient_id == latest.patient_id,
                 vals.key == latest.key,
-                vals.date == latest.vdate,
+                vals.date == latest.latest,
             ],
         )
-        counted = on_latest.value
         if spec.exclude_comparators:
-            keep = on_latest.comparator.isnull() | ~on_latest.comparator.isin(
-                spec.exclude_comparators
-            )
-            lo, hi = counted.min(where=keep), counted.max(where=keep)
+            keep = on.comparator.isnull() | ~on.comparator.isin(spec.exclude_comparators)
+            lo, hi = on.value.min(where=keep), on.value.max(where=keep)
         else:
-            lo, hi = counted.min(), counted.max()
-        agg = on_latest.group_by(["patient_id", "key"]).agg(
-            vdate=on_latest.vdate.max(), lo=lo, hi=hi
+            lo, hi = on.value.min(), on.value.max()
+        agg = on.group_by(["patient_id", "key"]).agg(vdate=on.latest.max(), lo=lo, hi=hi)
+        value_parts.append(
+            agg.select(
+                "patient_id",
+                spec=ibis.literal(j, type="int32"),
+                key=agg.key.cast("int32"),
+                vdate=agg.vdate,
+                lo=agg.lo.cast("float64"),
+                hi=agg.hi.cast("float64"),
+            )
         )
-        cols = {}
-        for n in names:
-            i = event_index[n]
-            cols[f"v{j}_{i}_date"] = (i, "vdate")
-            cols[f"v{j}_{i}_min"] = (i, "lo")
-            cols[f"v{j}_{i}_max"] = (i, "hi")
-        wides.append(_pivot(agg, cols))
+    if value_parts:
+        values = value_parts[0].union(*value_parts[1:]) if len(value_parts) > 1 else value_parts[0]
+    else:
+        values = ibis.memtable(
+            pa.table(
+                {"patient_id": pa.array([], pa.string()), "spec": pa.array([], pa.int32()),
+                 "key": pa.array([], pa.int32()), "vdate": pa.array([], pa.date32()),
+                 "lo": pa.array([], pa.float64()), "hi": pa.array([], pa.float64())}
+            )
+        )
 
+    flag_parts = []
     for k, cp in enumerate(needs.co_prescribed):
         recent = meds.filter(meds.issue_date > days_before(as_of, cp.recent_days))
 
-        def issues(names: tuple[str, ...], recent: ir.Table = recent) -> ir.Table:
+        def issues_of(names: tuple[str, ...], recent: ir.Table = recent) -> ir.Table:
             mem = membership(names, catalogue, {n: 0 for n in names})
             r = recent.join(mem, recent.dmd_code == mem.code)
             return r.select("patient_id", d=r.issue_date).distinct()
 
-        a, b = issues(cp.a), issues(cp.b).rename(pb="patient_id", db="d")
+        a, b = issues_of(cp.a), issues_of(cp.b).rename(pb="patient_id", db="d")
         gap = a.d.delta(b.db, unit="day").abs()
         pairs = a.join(b, [a.patient_id == b.pb, gap <= cp.within_days])
-        wides.append(pairs.group_by("patient_id").agg(**{f"cp{k}": pairs.d.max()}))
-
-    for k, rv in enumerate(needs.repeated):
+        agg = pairs.group_by("patient_id").agg(d=pairs.d.max())
+        flag_parts.append(agg.select("patient_id", flag=ibis.literal(k, type="int32"), d=agg.d))
+    for k, rv in enumerate(needs.repeated, start=len(needs.co_prescribed)):
         v = evs.filter(evs.value.notnull() & (evs.date > days_before(as_of, rv.within_days)))
         mem = membership(rv.codelists, catalogue, {n: 0 for n in rv.codelists})
         v = v.join(mem, v.snomed_code == mem.code)
         v = v.filter(compare(v.value, rv.op, rv.value))
         agg = v.group_by("patient_id").agg(lo=v.date.min(), hi=v.date.max())
         agg = agg.filter(agg.hi.delta(agg.lo, unit="day") >= rv.min_gap_days)
-        wides.append(agg.select("patient_id", **{f"rv{k}": agg.hi}))
+        flag_parts.append(agg.select("patient_id", flag=ibis.literal(k, type="int32"), d=agg.hi))
+    if flag_parts:
+        flags = flag_parts[0].union(*flag_parts[1:]) if len(flag_parts) > 1 else flag_parts[0]
+    else:
+        flags = ibis.memtable(_FLAG_SCHEMA.to_pyarrow().empty_table())
 
-    table = population(con, as_of)
-    for i, w in enumerate(wides):
-        w = w.rename(**{f"_pid{i}": "patient_id"})
-        table = table.left_join(w, table.patient_id == w[f"_pid{i}"]).drop(f"_pid{i}")
-    return Facts(
-        table=table,
-        as_of=as_of,
-        drug_index=drug_index,
-        event_index=event_index,
-        value_specs=spec_index,
-        co_prescribed=list(needs.co_prescribed),
-        repeated=list(needs.repeated),
-    )
+    return {
+        "pop": population(con, as_of),
+        "issues": issues.select("patient_id", key=issues.key.cast("int32"), first=issues["first"],
+                                last=issues["last"]),
+        "events": dated.select("patient_id", key=dated.key.cast("int32"), first=dated["first"],
+                               last=dated["last"]),
+        "values": values,
+        "flags": flags,
+        "drug_index": drug_index,
+        "event_index": event_index,
+        "value_specs": spec_index,
+    }
+
+
+@contextlib.contextmanager
+def shared_facts(
+    con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue
+) -> Iterator[Facts]:
+    """The shared tables, each computed once and cached on the backend for the block."""
+    from rxwatch.engine.backends import cached
+
+    needs = gather_needs(catalogue)
+    parts = aggregate(con, as_of=as_of, catalogue=catalogue, needs=needs)
+    with contextlib.ExitStack() as stack:
+        tables = {
+            name: stack.enter_context(cached(parts[name]))
+            for name in ("pop", "issues", "events", "values", "flags")
+        }
+        yield Facts(
+            as_of=as_of,
+            drug_index=parts["drug_index"],
+            event_index=parts["event_index"],
+            value_specs=parts["value_specs"],
+            co_prescribed=list(needs.co_prescribed),
+            repeated=list(needs.repeated),
+            **tables,
+        )

@@ -19,21 +19,33 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from rxwatch.engine.facts import SECONDARY_CARE, SECONDARY_CARE_DAYS, Facts, compare, days_before
+from rxwatch.engine.facts import (
+    SECONDARY_CARE,
+    SECONDARY_CARE_DAYS,
+    Facts,
+    attach,
+    compare,
+    days_before,
+)
 from rxwatch.engine.rows import in_population
 from rxwatch.rules.model import CockcroftGaultInterval, Exclusion, Rule, Test
 
 DUE_SOON_DAYS = 14
 
 
-def on_treatment(rule: Rule, f: Facts) -> ir.BooleanValue:
+def treated(rule: Rule, f: Facts) -> ir.Table:
+    """patient_id, practice, sex, age, first_issue: the population on the rule's drug at T, in the
+    rule's own population and not excluded."""
     tr = rule.treatment
     assert tr is not None
-    cond = f.pooled_last_issue(tr.codelists) > days_before(f.as_of, tr.lookback_days)
+    t = f.issued(tr.codelists)
+    on = t["last"] > f.T(tr.lookback_days)
     if tr.min_days_since_first_issue is not None:
-        first = f.pooled_first_issue(tr.codelists)
-        cond &= first <= days_before(f.as_of, tr.min_days_since_first_issue)
-    return cond.fill_null(False)
+        on &= t["first"] <= f.T(tr.min_days_since_first_issue)
+    t = t.filter(on)
+    pop = f.pop.filter(in_population(rule.population, f.pop))
+    on_drug = t.select(_pid=t.patient_id, first_issue=t["first"])
+    return pop.join(on_drug, pop.patient_id == on_drug._pid).drop("_pid")
 
 
 def exclusions(rule: Rule, f: Facts) -> list[Exclusion]:
@@ -44,11 +56,12 @@ def exclusions(rule: Rule, f: Facts) -> list[Exclusion]:
     return out
 
 
-def excluded(rule: Rule, f: Facts) -> ir.BooleanValue:
-    cond = ibis.literal(False)
+def not_excluded(rule: Rule, t: ir.Table, f: Facts) -> ir.Table:
     for e in exclusions(rule, f):
-        cond |= (f.last_event(e.codelist) > days_before(f.as_of, e.lookback_days)).fill_null(False)
-    return cond
+        ex = f.dated([e.codelist])
+        ex = ex.filter(ex["last"] > f.T(e.lookback_days))
+        t = t.anti_join(ex, t.patient_id == ex.patient_id)
+    return t
 
 
 def phase_interval(
@@ -70,13 +83,12 @@ def phase_interval(
     return ibis.cases(*branches, else_=maintenance), initiation
 
 
-def cockcroft_gault(cg: CockcroftGaultInterval, f: Facts) -> dict[str, ir.Value]:
-    """CrCl from the latest creatinine (highest of its date) and weight (lowest of its date), however
-    old, and the interval it sets: the shortest of the default, elderly and CrCl-based intervals."""
-    creat_date, _, creat = f.value(cg.creatinine)
-    _, weight, _ = f.value(cg.weight)
-    age = f["age"]
-    factor = ibis.cases((f["sex"] == "M", cg.male_factor), else_=cg.female_factor)
+def cockcroft_gault(cg: CockcroftGaultInterval, t: ir.Table) -> dict[str, ir.Value]:
+    """CrCl from the latest creatinine (highest of its date: ``creat``) and weight (lowest of its
+    date: ``weight``), however old, and the interval it sets: the shortest of the default, elderly
+    and CrCl-based intervals; the missing-data interval when either is absent."""
+    creat, weight, age = t.creat, t.weight, t.age
+    factor = ibis.cases((t.sex == "M", cg.male_factor), else_=cg.female_factor)
     no_creat = (creat.isnull() | (creat <= 0)).fill_null(True)
     no_weight = weight.isnull()
     missing = no_weight | no_creat
@@ -97,33 +109,43 @@ def cockcroft_gault(cg: CockcroftGaultInterval, f: Facts) -> dict[str, ir.Value]
         (no_creat, "creatinine"),
         else_=ibis.null().cast("string"),
     )
-    return {"interval": interval, "crcl": crcl, "creat_date": creat_date, "cg_missing": cg_missing}
+    return {"interval": interval, "crcl": crcl, "cg_missing": cg_missing}
 
 
-def threshold_slots(catalogue_rules: list[Rule]) -> int:
-    return max((len(t.thresholds) for r in catalogue_rules for t in r.tests), default=0)
+def threshold_slots(rules: list[Rule]) -> int:
+    return max((len(t.thresholds) for r in rules for t in r.tests), default=0)
 
 
-def test_rows(rule: Rule, test: Test, f: Facts, slots: int) -> ir.Table:
-    """One row per patient in the denominator of ``<rule>.<test>``, with what ``assess`` needs."""
-    tr = rule.treatment
-    assert tr is not None
-    first_issue = f.pooled_first_issue(tr.codelists)
-    base = on_treatment(rule, f) & in_population(rule.population, f) & ~excluded(rule, f)
-    cg = cockcroft_gault(test.interval, f) if test.interval else None
+def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> ir.Table:
+    """One row per patient in the denominator of ``<rule>.<test>``, with what ``assess`` needs.
+
+    ``base`` is ``treated`` minus exclusions: the rule's patients, shared by its tests.
+    """
+    t = attach(base, f.dated([test.codelist]), last_test="last")
+    cg = test.interval
     if cg is not None:
-        interval, initiation = cg["interval"], ibis.literal(False)
+        t = attach(t, f.value([cg.creatinine]), creat_date="vdate", creat="hi")
+        t = attach(t, f.value([cg.weight]), weight="lo")
+    for k, th in enumerate(test.thresholds):
+        if th.analyte == "crcl":
+            continue
+        value = "lo" if th.op in ("<", "<=") else "hi"
+        t = attach(t, f.value([th.analyte]), **{f"t{k}_date": "vdate", f"t{k}_value": value})
+    if cg is not None:
+        computed = cockcroft_gault(cg, t)
+        interval, initiation = computed["interval"], ibis.literal(False)
     else:
-        interval, initiation = phase_interval(test, first_issue, f.as_of)
+        computed = {}
+        interval, initiation = phase_interval(test, t.first_issue, f.as_of)
     cols: dict[str, ir.Value] = {
-        "practice": f["practice"].cast("string"),
-        "patient_id": f["patient_id"].cast("string"),
+        "practice": t.practice.cast("string"),
+        "patient_id": t.patient_id.cast("string"),
         "rule_id": ibis.literal(f"{rule.id}.{test.id}", type="string"),
         "interval_days": interval.cast("int64"),
         "initiation": initiation.cast("boolean"),
-        "last_test": f.last_event(test.codelist).cast("date"),
-        "crcl": (cg["crcl"] if cg else ibis.null()).cast("float64"),
-        "cg_missing": (cg["cg_missing"] if cg else ibis.null()).cast("string"),
+        "last_test": t.last_test.cast("date"),
+        "crcl": computed.get("crcl", ibis.null()).cast("float64"),
+        "cg_missing": computed.get("cg_missing", ibis.null()).cast("string"),
     }
     for k in range(slots):
         date = value = meets = None
@@ -132,16 +154,15 @@ def test_rows(rule: Rule, test: Test, f: Facts, slots: int) -> ir.Table:
             if th.analyte == "crcl":
                 if cg is None:
                     raise ValueError(f"{rule.id}.{test.id}: crcl needs a cockcroft_gault interval")
-                date, value = cg["creat_date"], cg["crcl"]
+                date, value = t.creat_date, computed["crcl"]
             else:
-                date, lo, hi = f.value(th.analyte)
-                value = lo if th.op in ("<", "<=") else hi
+                date, value = t[f"t{k}_date"], t[f"t{k}_value"]
             meets = compare(value, th.op, th.value)
         cols[f"t{k}_date"] = (date if date is not None else ibis.null()).cast("date")
         cols[f"t{k}_value"] = (value if value is not None else ibis.null()).cast("float64")
         cols[f"t{k}_meets"] = (meets if meets is not None else ibis.null()).cast("boolean")
-    t = f.table.filter(base & interval.notnull())
-    return t.select(**cols)
+    rows = t.select(**cols)
+    return rows.filter(rows.interval_days.notnull())
 
 
 def assess(rows: ir.Table, as_of: dt.date, slots: int) -> ir.Table:

@@ -1,7 +1,9 @@
-"""The alert predicate language (rules/model.py) compiled to boolean columns over the facts table.
+"""The alert predicate language (rules/model.py) compiled to sets of patients.
 
-Every predicate compiles to a column that is never null (a missing fact is "false"), so ``not`` and
-``any`` mean what a pharmacist reads: "no PPI" is true for a patient with no PPI issue at all.
+A predicate compiles to a table of distinct ``patient_id``s for whom it holds, built from the shared
+facts: ``all`` is a chain of semi-joins, ``any`` a union, ``not`` the population minus the set (an
+anti-join). So "no PPI" holds for a patient with no PPI issue at all, and a rule's cost grows with the
+patients it concerns, not with the whole population's records.
 """
 
 from __future__ import annotations
@@ -9,64 +11,64 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from rxwatch.engine.facts import Facts, ValueSpec, compare, days_before
+from rxwatch.engine.facts import Facts, ValueSpec, attach, compare
 from rxwatch.rules.model import LatestValueP, Predicate
 
 
-def compile_predicate(p: Predicate, f: Facts) -> ir.BooleanValue:
-    return _compile(p, f).fill_null(False)
-
-
-def _compile(p: Predicate, f: Facts) -> ir.BooleanValue:
+def patients(p: Predicate, f: Facts) -> ir.Table:
+    """Distinct patient_ids (any registration status) for whom ``p`` holds at T."""
     v = p.value
-    T = f.as_of
     match p.key:
         case "all":
-            return ibis.and_(*(compile_predicate(q, f) for q in v))
+            parts = [patients(q, f) for q in v]
+            out = parts[0]
+            for q in parts[1:]:
+                out = out.semi_join(q, out.patient_id == q.patient_id)
+            return out
         case "any":
-            return ibis.or_(*(compile_predicate(q, f) for q in v))
+            parts = [patients(q, f) for q in v]
+            return parts[0].union(*parts[1:], distinct=True) if len(parts) > 1 else parts[0]
         case "not_":
-            return ~compile_predicate(v, f)
+            sub = patients(v, f)
+            everyone = f.pop.select("patient_id")
+            return everyone.anti_join(sub, everyone.patient_id == sub.patient_id)
         case "age":
-            age = f["age"]
             cond = ibis.literal(True)
             if v.min is not None:
-                cond &= age >= v.min
+                cond &= f.pop.age >= v.min
             if v.max is not None:
-                cond &= age <= v.max
-            return cond
+                cond &= f.pop.age <= v.max
+            return f.pop.filter(cond).select("patient_id")
         case "sex":
-            return f["sex"].isin(list(v))
+            return f.pop.filter(f.pop.sex.isin(list(v))).select("patient_id")
         case "issued":
-            return f.pooled_last_issue(v.codelists) > days_before(T, v.within_days)
+            t = f.issued(v.codelists)
+            return t.filter(t["last"] > f.T(v.within_days)).select("patient_id")
         case "event_history":
-            return f.pooled_first_event(v.codelists) <= days_before(T, v.before_days)
+            t = f.dated(v.codelists)
+            return t.filter(t["first"] <= f.T(v.before_days)).select("patient_id")
         case "event_within":
-            return f.pooled_last_event(v.codelists) > days_before(T, v.within_days)
-        case "co_prescribed":
-            return f.co_prescribed_flag(v)
+            t = f.dated(v.codelists)
+            return t.filter(t["last"] > f.T(v.within_days)).select("patient_id")
+        case "co_prescribed" | "repeated_values":
+            return f.flag(v).select("patient_id")
         case "latest_value":
-            return latest_value_holds(v, f)
+            t = latest_value(v, f)
+            return t.filter(compare(t.value, v.op, v.value)).select("patient_id")
         case "unresolved":
-            latest = f.pooled_last_event(v.codelists)
-            resolved = f.pooled_last_event(v.resolved)
-            dated = f.pooled_first_event(v.codelists) <= days_before(T, v.before_days)
-            return dated & (resolved.isnull() | (resolved <= latest))
-        case "repeated_values":
-            return f.repeated_flag(v)
+            t = f.dated(v.codelists)
+            t = t.filter(t["first"] <= f.T(v.before_days))
+            t = attach(t, f.dated(v.resolved), resolved="last")
+            return t.filter(t.resolved.isnull() | (t.resolved <= t["last"])).select("patient_id")
     raise ValueError(f"unknown predicate {p.key!r}")  # pragma: no cover - the model forbids it
 
 
-def latest_value(v: LatestValueP, f: Facts) -> tuple[ir.Value, ir.Value]:
-    """(date, the value of that date that best meets the condition): lowest for < and <=."""
+def latest_value(v: LatestValueP, f: Facts) -> ir.Table:
+    """patient_id, vdate, value: the value of the latest date that best meets the condition (the
+    lowest for < and <=, the highest for > and >=)."""
     spec = ValueSpec(v.before_days, tuple(sorted(v.exclude_comparators)))
-    date, lo, hi = f.pooled_value(v.codelists, spec)
-    return date, (lo if v.op in ("<", "<=") else hi)
-
-
-def latest_value_holds(v: LatestValueP, f: Facts) -> ir.BooleanValue:
-    _, x = latest_value(v, f)
-    return compare(x, v.op, v.value)
+    t = f.value(v.codelists, spec)
+    return t.select("patient_id", "vdate", value=t.lo if v.op in ("<", "<=") else t.hi)
 
 
 def drug_codelists(p: Predicate | None) -> list[str]:

@@ -1,14 +1,13 @@
 """Plain-English reasons a technician can read aloud, written from the flagged rows' columns.
 
-Written in Python on the (small) flagged rows, one vectorised pass per rule_id, so that dates and
-numbers read the same whatever backend computed them: dates ISO, values without spurious trailing
-zeros ("120", "1.5"), intervals in weeks when they are whole weeks.
+Written in Python on the flagged rows with Arrow's vectorised string functions (one pass per rule_id,
+no loop over rows), so that dates and numbers read the same whatever backend computed them: dates
+ISO, values without spurious trailing zeros ("120", "1.5"), intervals in weeks when whole weeks.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -17,132 +16,148 @@ from rxwatch.rules.catalogue import Catalogue
 from rxwatch.rules.model import Rule, Test, Threshold
 
 OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
+Arr = pa.Array | pa.ChunkedArray | pa.Scalar | str
 
 
-def number_text(values: pa.Array | pa.ChunkedArray) -> pd.Series:
-    """Shortest text that reads back as the same number: 120.0 → "120", 1.5 → "1.5"."""
-    return pd.Series(pc.cast(values, pa.string()).to_pylist(), dtype=object)
+def cat(*parts: Arr) -> pa.Array:
+    """Element-wise concatenation of string arrays and plain strings."""
+    arrays = [pa.scalar(p, pa.string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*arrays, "")
+
+
+def text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Numbers and dates as text: 120.0 → "120", 1.5 → "1.5", dates ISO."""
+    return pc.cast(values, pa.string())
 
 
 def _num(x: float) -> str:
-    return f"{x:g}" if abs(x) < 1e15 else str(x)
+    return f"{x:g}"
 
 
-def _label(text: str) -> str:
+def _label(s: str) -> str:
     """Capitalise a label for the start of a sentence, leaving "eGFR" and "HbA1c" alone."""
-    if len(text) > 1 and text[0].islower() and not text[1].isupper():
-        return text[0].upper() + text[1:]
-    return text
+    if len(s) > 1 and s[0].islower() and not s[1].isupper():
+        return s[0].upper() + s[1:]
+    return s
 
 
-def interval_text(days: pd.Series) -> pd.Series:
-    d = days.astype("int64")
-    weeks = d // 7
-    out = d.astype(str) + " days"
-    whole = (d % 7 == 0) & (d > 7)
-    out[whole] = weeks[whole].astype(str) + " weeks (" + d[whole].astype(str) + " days)"
-    out[d == 7] = "week (7 days)"
-    out[d == 1] = "day"
-    return out
+def interval_text(days: pa.Array) -> pa.Array:
+    """84 → "12 weeks (84 days)", 122 → "122 days", 7 → "week (7 days)"."""
+    d = pc.cast(days, pa.int64())
+    weeks = pc.divide(d, 7)
+    whole = pc.and_(pc.equal(pc.subtract(d, pc.multiply(weeks, 7)), 0), pc.greater(d, 7))
+    out = pc.if_else(
+        whole, cat(text(weeks), " weeks (", text(d), " days)"), cat(text(d), " days")
+    )
+    out = pc.if_else(pc.equal(d, 7), "week (7 days)", out)
+    return pc.if_else(pc.equal(d, 1), "day", out)
 
 
-def _overdue_text(n: pd.Series) -> pd.Series:
-    n = n.astype("int64")
-    out = n.astype(str) + " days overdue"
-    out[n == 1] = "1 day overdue"
-    out[n == 0] = "due today"
-    return out
+def _overdue_text(n: pa.Array) -> pa.Array:
+    out = cat(text(n), " days overdue")
+    out = pc.if_else(pc.equal(n, 1), "1 day overdue", out)
+    return pc.if_else(pc.equal(n, 0), "due today", out)
 
 
-def _monitoring(df: pd.DataFrame, rule: Rule, test: Test) -> pd.Series:
+def _fill(a: pa.Array, value: str = "") -> pa.Array:
+    return pc.fill_null(a, value)
+
+
+def _monitoring(t: pa.Table, test: Test) -> pa.Array:
     title = test.title
-    has_last = df.last_date_s.notna()
-    head = pd.Series(f"No {title} on record", index=df.index)
-    head[has_last] = f"Last {title} " + df.last_date_s[has_last]
-    every = "due every " + interval_text(df.interval_days)
-    every = every.where(
-        ~df.initiation.fillna(False).astype(bool), every + " while starting treatment"
-    )
+    status = t["status"]
+    has_last = pc.is_valid(t["last_date"])
+    head = pc.if_else(has_last, cat(f"Last {title} ", _fill(text(t["last_date"]))),
+                      f"No {title} on record")
+    every = cat("due every ", interval_text(_fill_int(t["interval_days"])))
+    starting = pc.fill_null(t["initiation"], False)
+    every = pc.if_else(starting, cat(every, " while starting treatment"), every)
     if test.interval is not None:
-        crcl = df.crcl.round(1)
-        known = crcl.notna()
-        note = pd.Series("", index=df.index)
-        note[known] = " (CrCl " + crcl[known].map("{:.1f}".format) + " mL/min)"
-        every = every + note
-    tail = pd.Series("", index=df.index)
-    od = (df.status == "overdue") & has_last
-    tail[od] = "; " + _overdue_text(df.days_overdue[od])
-    ds = df.status == "due_soon"
-    tail[ds] = "; next due " + df.due_date_s[ds]
-    reason = head + "; " + every + tail
+        crcl = t["crcl"]
+        note = cat(" (CrCl ", _fill(_one_decimal(crcl)), " mL/min)")
+        every = pc.if_else(pc.is_valid(crcl), cat(every, note), every)
+    overdue = pc.and_(pc.equal(status, "overdue"), has_last)
+    tail = pc.if_else(overdue, cat("; ", _overdue_text(_fill_int(t["days_overdue"]))), "")
+    soon = pc.equal(status, "due_soon")
+    tail = pc.if_else(soon, cat("; next due ", _fill(text(t["due_date"]))), tail)
+    reason = cat(head, "; ", every, tail)
     if test.interval is not None:
-        missing = df.cg_missing.notna()
-        lead = (
-            "CrCl could not be computed (no "
-            + df.cg_missing[missing]
-            + " recorded); "
-            + title
-            + " due every "
-            + df.interval_days[missing].astype("int64").astype(str)
-            + " days; "
+        missing = pc.is_valid(t["cg_missing"])
+        lower_head = pc.if_else(has_last, cat(f"last {title} ", _fill(text(t["last_date"]))),
+                                f"no {title} on record")
+        lead = cat(
+            "CrCl could not be computed (no ", _fill(t["cg_missing"]), " recorded); ",
+            f"{title} due every ", text(_fill_int(t["interval_days"])), " days; ",
         )
-        head_l = head[missing].str.slice(0, 1).str.lower() + head[missing].str.slice(1)
-        reason[missing] = lead + head_l + tail[missing]
-    oor = df.status == "out_of_range"
+        reason = pc.if_else(missing, cat(lead, lower_head, tail), reason)
     for k, th in enumerate(test.thresholds):
-        m = oor & (df.threshold == k)
-        if m.any():
-            reason[m] = _out_of_range(df[m], th)
+        hit = pc.fill_null(
+            pc.and_(pc.equal(status, "out_of_range"), pc.equal(t["threshold"], k)), False
+        )
+        if pc.any(hit).as_py():
+            reason = pc.if_else(hit, _out_of_range(t, th), reason)
     return reason
 
 
-def _out_of_range(df: pd.DataFrame, th: Threshold) -> pd.Series:
-    value = df.last_value.round(1).map("{:.1f}".format) if th.analyte == "crcl" else df.value_s
+def _fill_int(a: pa.Array) -> pa.Array:
+    return pc.fill_null(pc.cast(a, pa.int64()), 0)
+
+
+def _one_decimal(values: pa.Array) -> pa.Array:
+    """CrCl as read aloud: one decimal place, always shown (45.0, 28.3)."""
+    rounded = pc.round(values, 1, round_mode="half_up")
+    s = text(rounded)
+    return pc.if_else(pc.match_substring(s, "."), s, cat(s, ".0"))
+
+
+def _out_of_range(t: pa.Table, th: Threshold) -> pa.Array:
+    value = _one_decimal(t["last_value"]) if th.analyte == "crcl" else text(t["last_value"])
     unit = f" {th.unit}" if th.unit else ""
-    return (
-        f"{_label(th.label)} "
-        + value
-        + " on "
-        + df.last_date_s
-        + f" ({OP_WORDS[th.op]} {_num(th.value)}{unit})"
+    return cat(
+        f"{_label(th.label)} ", _fill(value), " on ", _fill(text(t["last_date"])),
+        f" ({OP_WORDS[th.op]} {_num(th.value)}{unit})",
     )
 
 
-def _alert(df: pd.DataFrame, rule: Rule) -> pd.Series:
+def _alert(t: pa.Table, rule: Rule) -> pa.Array:
     base = (rule.reason or rule.title).rstrip(". ")
-    reason = pd.Series(base, index=df.index)
-    has = df.last_date_s.notna()
+    has = pc.is_valid(t["last_date"])
     if rule.kind == "safety_alert":
-        reason[has] = base + "; latest issue " + df.last_date_s[has]
-    else:
-        has &= df.value_s.notna()
-        reason[has] = base + "; latest value " + df.value_s[has] + " on " + df.last_date_s[has]
-    return reason
+        return pc.if_else(has, cat(base + "; latest issue ", _fill(text(t["last_date"]))), base)
+    has = pc.and_(has, pc.is_valid(t["last_value"]))
+    return pc.if_else(
+        has,
+        cat(base + "; latest value ", _fill(text(t["last_value"])), " on ",
+            _fill(text(t["last_date"]))),
+        base,
+    )
 
 
 def write_reasons(rows: pa.Table, catalogue: Catalogue) -> pa.Table:
     """The results table (RESULT_COLUMNS) from the engine's flagged rows."""
-    df = rows.to_pandas(date_as_object=True)
-    df["last_date_s"] = pd.Series(pc.cast(rows["last_date"], pa.string()).to_pylist(), dtype=object)
-    df["due_date_s"] = pd.Series(pc.cast(rows["due_date"], pa.string()).to_pylist(), dtype=object)
-    df["value_s"] = number_text(rows["last_value"])
-    reason = pd.Series(np.full(len(df), None, dtype=object), index=df.index)
-    last_value = df.last_value.copy()
+    n = rows.num_rows
+    reason = np.full(n, None, dtype=object)
+    last_value = rows["last_value"].to_numpy(zero_copy_only=False).astype("float64")
     tests = {
-        f"{r.id}.{t.id}": (r, t) for r in catalogue.rules if r.kind == "monitoring" for t in r.tests
+        f"{r.id}.{t.id}": t for r in catalogue.rules if r.kind == "monitoring" for t in r.tests
     }
-    for rule_id, idx in df.groupby("rule_id").groups.items():
-        part = df.loc[idx]
+    rule_ids = rows["rule_id"].combine_chunks() if n else pa.array([], pa.string())
+    for rule_id in pc.unique(rule_ids).to_pylist():
+        mask = pc.equal(rule_ids, rule_id)
+        idx = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        part = rows.filter(mask)
         if rule_id in tests:
-            rule, test = tests[rule_id]
-            reason[idx] = _monitoring(part, rule, test)
+            test = tests[rule_id]
+            reason[idx] = _monitoring(part, test).to_numpy(zero_copy_only=False)
             for k, th in enumerate(test.thresholds):
                 if th.analyte == "crcl":
-                    m = (part.status == "out_of_range") & (part.threshold == k)
-                    last_value[m[m].index] = part.last_value[m].round(1)
+                    hit = pc.fill_null(pc.equal(part["threshold"], k), False)
+                    rounded = pc.round(part["last_value"], 1, round_mode="half_up")
+                    sel = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+                    last_value[idx[sel]] = rounded.to_numpy(zero_copy_only=False)[sel]
         else:
-            reason[idx] = _alert(part, catalogue.rule(rule_id))
+            reason[idx] = _alert(part, catalogue.rule(rule_id)).to_numpy(zero_copy_only=False)
     out = rows.select([c for c in RESULT_COLUMNS if c not in ("reason", "last_value")])
-    out = out.add_column(4, "reason", pa.array(reason.tolist(), pa.string()))
+    out = out.add_column(4, "reason", pa.array(reason, pa.string()))
     out = out.add_column(6, "last_value", pa.array(last_value, pa.float64(), from_pandas=True))
     return out.select(list(RESULT_COLUMNS))

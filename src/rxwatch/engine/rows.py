@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from rxwatch.engine.facts import Facts
 from rxwatch.rules.model import Population
 
 ROW_TYPES: dict[str, str] = {
@@ -61,26 +60,13 @@ def shape_rows(t: ir.Table, rule_id: str, **cols: ir.Value | None) -> ir.Table:
     return t.select(**out)
 
 
-def count_by_practice(t: ir.Table, rule_id: str) -> ir.Table:
-    """Indicator counts of ``t`` (the denominator's rows, with a boolean column ``numer``)."""
-    return (
-        t.group_by("practice")
-        .agg(
-            indicator_id=ibis.literal(rule_id, type="string"),
-            numerator=t.numer.cast("int64").sum().cast("int64"),
-            denominator=ibis._.count().cast("int64"),
-        )
-        .select(*INDICATOR_TYPES)
-    )
-
-
-def in_population(pop: Population, f: Facts) -> ir.BooleanValue:
-    """A rule's own restriction beyond the common population (registered and alive at T)."""
+def in_population(pop: Population, t: ir.Table) -> ir.BooleanValue:
+    """A rule's own restriction beyond the common population, on a table with ``age`` and ``sex``."""
     cond = ibis.literal(True)
     if pop.min_age is not None:
-        cond &= f["age"] >= pop.min_age
+        cond &= t.age >= pop.min_age
     if pop.max_age is not None:
-        cond &= f["age"] <= pop.max_age
+        cond &= t.age <= pop.max_age
     if pop.sexes is not None:
-        cond &= f["sex"].isin(list(pop.sexes))
+        cond &= t.sex.isin(list(pop.sexes))
     return cond

@@ -16,7 +16,6 @@ import os
 import tempfile
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import ibis
@@ -27,8 +26,8 @@ import pyarrow.compute as pc
 from rxwatch.engine.alerts import compile_alert, compile_specialist
 from rxwatch.engine.api import INDICATOR_COLUMNS, RESULT_COLUMNS, SPECIALIST_COLUMNS, SearchResult
 from rxwatch.engine.backends import cached
-from rxwatch.engine.facts import build_facts, gather_needs
-from rxwatch.engine.monitoring import assess, test_rows, threshold_slots
+from rxwatch.engine.facts import shared_facts
+from rxwatch.engine.monitoring import assess, not_excluded, test_rows, threshold_slots, treated
 from rxwatch.engine.reasons import write_reasons
 from rxwatch.engine.rows import INDICATOR_TYPES, ROW_TYPES
 from rxwatch.rules.catalogue import Catalogue
@@ -114,31 +113,28 @@ def _monitoring_outputs(assessed: ir.Table) -> tuple[ir.Table, ir.Table]:
 def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -> SearchResult:
     """Every rule of ``catalogue`` over the canonical tables on ``con``, as of ``as_of``."""
     started = time.perf_counter()
-    needs = gather_needs(catalogue)
-    facts = build_facts(con, as_of=as_of, catalogue=catalogue, needs=needs)
     monitoring = [r for r in catalogue.rules if r.kind == "monitoring"]
     slots = threshold_slots(monitoring)
-    with cached(facts.table) as table:
-        facts = replace(facts, table=table)
-        per_test = [test_rows(r, t, facts, slots) for r in monitoring for t in r.tests]
+    with shared_facts(con, as_of=as_of, catalogue=catalogue) as facts, contextlib.ExitStack() as st:
+        per_test = []
+        for rule in monitoring:
+            base = not_excluded(rule, treated(rule, facts), facts)
+            per_test.extend(test_rows(rule, t, base, facts, slots) for t in rule.tests)
         alerts = [
             compile_alert(r, facts)
             for r in catalogue.rules
             if r.kind in ("safety_alert", "missed_diagnosis")
         ]
-        specialist = [
-            compile_specialist(r, facts) for r in catalogue.rules if r.kind == "specialist"
-        ]
+        specialist = [compile_specialist(r, facts) for r in catalogue.rules if r.kind == "specialist"]
         row_parts = [a.rows for a in alerts]
         indicator_parts = [a.indicators for a in alerts]
-        with contextlib.ExitStack() as stack:
-            if per_test:
-                denominators = stack.enter_context(cached(_union(per_test)))
-                rows, indicators = _monitoring_outputs(assess(denominators, as_of, slots))
-                row_parts.insert(0, rows)
-                indicator_parts.insert(0, indicators)
-            raw_rows = _fetch(con, _union(row_parts), _schema(ROW_TYPES))
-            raw_indicators = _fetch(con, _union(indicator_parts), _schema(INDICATOR_TYPES))
+        if per_test:
+            denominators = st.enter_context(cached(_union(per_test)))
+            rows, indicators = _monitoring_outputs(assess(denominators, as_of, slots))
+            row_parts.insert(0, rows)
+            indicator_parts.insert(0, indicators)
+        raw_rows = _fetch(con, _union(row_parts), _schema(ROW_TYPES))
+        raw_indicators = _fetch(con, _union(indicator_parts), _schema(INDICATOR_TYPES))
         special = _fetch(con, _union(specialist), SPECIALIST_SCHEMA)
     results = write_reasons(raw_rows, catalogue).cast(RESULT_SCHEMA)
     results = results.sort_by(
