@@ -152,7 +152,7 @@ def _find(cat: Catalogue, rule_id: str) -> Rule:
 
 
 def _codelist_line(name: str, cl: Codelist | None) -> str:
-    if cl is None:
+    if cl is None or (not cl.codes and not cl.overridden):
         return (
             f"`{name}`: NOT SHIPPED (no verified codes exist); an organisation supplies it with "
             "--codelists, and until then it holds no code"
