@@ -316,6 +316,10 @@ def test_pincer_predicates(cat) -> None:
         "latest_value": {"codelists": ("egfr",), "op": "<", "value": 45, "before_days": 90,
                          "exclude_comparators": (">", ">=")}
     }  # fmt: skip
+    hf = rule(cat, "pincer.hf_p3i")  # "history of" = an event on or before T - 90 days
+    assert _dump(hf, "at_risk") == {
+        "event_history": {"codelists": ("heart-failure",), "before_days": 90}
+    }
     nsaid_alerts = ("gi_p3a", "gi_p3b", "gi_p3d", "hf_p3i", "ki_p3k")
     for rid in (f"pincer.{a}" for a in nsaid_alerts):
         assert _dump(rule(cat, rid), "hazard") == nsaid, rid
