@@ -161,8 +161,11 @@ def _codelist_line(name: str, cl: Codelist | None) -> str:
     line = f"`{name}`: {len(cl)} {system}code{'' if len(cl) == 1 else 's'}"
     if cl.overridden:
         line += f" (organisation's own list: {cl.path})"
-    if cl.source:
-        line += f"; replace with {cl.source}"
+    line += (
+        f"; replace with {cl.source}"
+        if cl.source
+        else "; no OpenCodelists list of exactly this set"
+    )
     return line
 
 
