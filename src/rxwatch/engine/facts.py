@@ -47,6 +47,7 @@ SECONDARY_CARE_DAYS = 365
 @dataclass(frozen=True)
 class ValueSpec:
     """Which values are "the latest": dated ≤ T − before_days; listed comparators never count."""
+
     before_days: int = 0
     exclude_comparators: tuple[str, ...] = ()
 
@@ -297,9 +298,14 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
     else:
         values = ibis.memtable(
             pa.table(
-                {"patient_id": pa.array([], pa.string()), "spec": pa.array([], pa.int32()),
-                 "key": pa.array([], pa.int32()), "vdate": pa.array([], pa.date32()),
-                 "lo": pa.array([], pa.float64()), "hi": pa.array([], pa.float64())}
+                {
+                    "patient_id": pa.array([], pa.string()),
+                    "spec": pa.array([], pa.int32()),
+                    "key": pa.array([], pa.int32()),
+                    "vdate": pa.array([], pa.date32()),
+                    "lo": pa.array([], pa.float64()),
+                    "hi": pa.array([], pa.float64()),
+                }
             )
         )
 
@@ -332,10 +338,12 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
 
     return {
         "pop": population(con, as_of),
-        "issues": issues.select("patient_id", key=issues.key.cast("int32"), first=issues["first"],
-                                last=issues["last"]),
-        "events": dated.select("patient_id", key=dated.key.cast("int32"), first=dated["first"],
-                               last=dated["last"]),
+        "issues": issues.select(
+            "patient_id", key=issues.key.cast("int32"), first=issues["first"], last=issues["last"]
+        ),
+        "events": dated.select(
+            "patient_id", key=dated.key.cast("int32"), first=dated["first"], last=dated["last"]
+        ),
         "values": values,
         "flags": flags,
         "drug_index": drug_index,
@@ -345,9 +353,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
 
 
 @contextlib.contextmanager
-def shared_facts(
-    con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue
-) -> Iterator[Facts]:
+def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -> Iterator[Facts]:
     """The shared tables, each computed once and cached on the backend for the block."""
     from rxwatch.engine.backends import cached
 

@@ -46,9 +46,7 @@ def interval_text(days: pa.Array) -> pa.Array:
     d = pc.cast(days, pa.int64())
     weeks = pc.divide(d, 7)
     whole = pc.and_(pc.equal(pc.subtract(d, pc.multiply(weeks, 7)), 0), pc.greater(d, 7))
-    out = pc.if_else(
-        whole, cat(text(weeks), " weeks (", text(d), " days)"), cat(text(d), " days")
-    )
+    out = pc.if_else(whole, cat(text(weeks), " weeks (", text(d), " days)"), cat(text(d), " days"))
     out = pc.if_else(pc.equal(d, 7), "week (7 days)", out)
     return pc.if_else(pc.equal(d, 1), "day", out)
 
@@ -67,8 +65,9 @@ def _monitoring(t: pa.Table, test: Test) -> pa.Array:
     title = test.title
     status = t["status"]
     has_last = pc.is_valid(t["last_date"])
-    head = pc.if_else(has_last, cat(f"Last {title} ", _fill(text(t["last_date"]))),
-                      f"No {title} on record")
+    head = pc.if_else(
+        has_last, cat(f"Last {title} ", _fill(text(t["last_date"]))), f"No {title} on record"
+    )
     every = cat("due every ", interval_text(_fill_int(t["interval_days"])))
     starting = pc.fill_null(t["initiation"], False)
     every = pc.if_else(starting, cat(every, " while starting treatment"), every)
@@ -83,11 +82,16 @@ def _monitoring(t: pa.Table, test: Test) -> pa.Array:
     reason = cat(head, "; ", every, tail)
     if test.interval is not None:
         missing = pc.is_valid(t["cg_missing"])
-        lower_head = pc.if_else(has_last, cat(f"last {title} ", _fill(text(t["last_date"]))),
-                                f"no {title} on record")
+        lower_head = pc.if_else(
+            has_last, cat(f"last {title} ", _fill(text(t["last_date"]))), f"no {title} on record"
+        )
         lead = cat(
-            "CrCl could not be computed (no ", _fill(t["cg_missing"]), " recorded); ",
-            f"{title} due every ", text(_fill_int(t["interval_days"])), " days; ",
+            "CrCl could not be computed (no ",
+            _fill(t["cg_missing"]),
+            " recorded); ",
+            f"{title} due every ",
+            text(_fill_int(t["interval_days"])),
+            " days; ",
         )
         reason = pc.if_else(missing, cat(lead, lower_head, tail), reason)
     for k, th in enumerate(test.thresholds):
@@ -114,7 +118,10 @@ def _out_of_range(t: pa.Table, th: Threshold) -> pa.Array:
     value = _one_decimal(t["last_value"]) if th.analyte == "crcl" else text(t["last_value"])
     unit = f" {th.unit}" if th.unit else ""
     return cat(
-        f"{_label(th.label)} ", _fill(value), " on ", _fill(text(t["last_date"])),
+        f"{_label(th.label)} ",
+        _fill(value),
+        " on ",
+        _fill(text(t["last_date"])),
         f" ({OP_WORDS[th.op]} {_num(th.value)}{unit})",
     )
 
@@ -127,8 +134,12 @@ def _alert(t: pa.Table, rule: Rule) -> pa.Array:
     has = pc.and_(has, pc.is_valid(t["last_value"]))
     return pc.if_else(
         has,
-        cat(base + "; latest value ", _fill(text(t["last_value"])), " on ",
-            _fill(text(t["last_date"]))),
+        cat(
+            base + "; latest value ",
+            _fill(text(t["last_value"])),
+            " on ",
+            _fill(text(t["last_date"])),
+        ),
         base,
     )
 

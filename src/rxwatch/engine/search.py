@@ -8,7 +8,6 @@ written (``reasons.py``).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import logging
@@ -25,11 +24,10 @@ import pyarrow.compute as pc
 
 from rxwatch.engine.alerts import compile_alert, compile_specialist
 from rxwatch.engine.api import INDICATOR_COLUMNS, RESULT_COLUMNS, SPECIALIST_COLUMNS, SearchResult
-from rxwatch.engine.backends import cached
 from rxwatch.engine.facts import shared_facts
 from rxwatch.engine.monitoring import assess, not_excluded, test_rows, threshold_slots, treated
 from rxwatch.engine.reasons import write_reasons
-from rxwatch.engine.rows import INDICATOR_TYPES, ROW_TYPES
+from rxwatch.engine.rows import ROW_TYPES
 from rxwatch.rules.catalogue import Catalogue
 
 log = logging.getLogger(__name__)
@@ -63,6 +61,7 @@ SPECIALIST_SCHEMA = pa.schema(
         ("last_issue_date", pa.date32()),
     ]
 )
+OUTPUT_TYPES = {**ROW_TYPES, "numerator": "int64", "denominator": "int64"}
 _ARROW = {
     "string": pa.string(),
     "date": pa.date32(),
@@ -110,32 +109,48 @@ def _monitoring_outputs(assessed: ir.Table) -> tuple[ir.Table, ir.Table]:
     return rows, indicators
 
 
+def _as_output(t: ir.Table, kind: str) -> ir.Table:
+    """Rows and indicator counts in one shape, so that one query returns both: a search compiles
+    and runs a single statement over the cached facts (Ibis compiles shared parts once)."""
+    out = {"kind": ibis.literal(kind, type="string")}
+    for name, typ in OUTPUT_TYPES.items():
+        src = "rule_id" if name == "rule_id" and "rule_id" not in t.columns else name
+        if kind == "indicator" and name == "rule_id":
+            src = "indicator_id"
+        out[name] = (t[src] if src in t.columns else ibis.null()).cast(typ)
+    return t.select(**out)
+
+
 def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -> SearchResult:
     """Every rule of ``catalogue`` over the canonical tables on ``con``, as of ``as_of``."""
     started = time.perf_counter()
     monitoring = [r for r in catalogue.rules if r.kind == "monitoring"]
     slots = threshold_slots(monitoring)
-    with shared_facts(con, as_of=as_of, catalogue=catalogue) as facts, contextlib.ExitStack() as st:
+    with shared_facts(con, as_of=as_of, catalogue=catalogue) as facts:
         per_test = []
         for rule in monitoring:
             base = not_excluded(rule, treated(rule, facts), facts)
             per_test.extend(test_rows(rule, t, base, facts, slots) for t in rule.tests)
-        alerts = [
-            compile_alert(r, facts)
-            for r in catalogue.rules
-            if r.kind in ("safety_alert", "missed_diagnosis")
-        ]
-        specialist = [compile_specialist(r, facts) for r in catalogue.rules if r.kind == "specialist"]
-        row_parts = [a.rows for a in alerts]
-        indicator_parts = [a.indicators for a in alerts]
+        parts = []
         if per_test:
-            denominators = st.enter_context(cached(_union(per_test)))
-            rows, indicators = _monitoring_outputs(assess(denominators, as_of, slots))
-            row_parts.insert(0, rows)
-            indicator_parts.insert(0, indicators)
-        raw_rows = _fetch(con, _union(row_parts), _schema(ROW_TYPES))
-        raw_indicators = _fetch(con, _union(indicator_parts), _schema(INDICATOR_TYPES))
+            rows, indicators = _monitoring_outputs(assess(_union(per_test), as_of, slots))
+            parts += [_as_output(rows, "row"), _as_output(indicators, "indicator")]
+        for r in catalogue.rules:
+            if r.kind in ("safety_alert", "missed_diagnosis"):
+                c = compile_alert(r, facts)
+                parts += [_as_output(c.rows, "row"), _as_output(c.indicators, "indicator")]
+        specialist = [
+            compile_specialist(r, facts) for r in catalogue.rules if r.kind == "specialist"
+        ]
+        out = _fetch(con, _union(parts), _schema({"kind": "string", **OUTPUT_TYPES}))
         special = _fetch(con, _union(specialist), SPECIALIST_SCHEMA)
+    is_row = pc.equal(out["kind"], "row")
+    raw_rows = out.filter(is_row).select(list(ROW_TYPES))
+    raw_indicators = (
+        out.filter(pc.invert(is_row))
+        .select(["practice", "rule_id", "numerator", "denominator"])
+        .rename_columns(list(INDICATOR_COLUMNS))
+    )
     results = write_reasons(raw_rows, catalogue).cast(RESULT_SCHEMA)
     results = results.sort_by(
         [("practice", "ascending"), ("patient_id", "ascending"), ("rule_id", "ascending")]
