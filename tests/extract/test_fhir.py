@@ -502,3 +502,17 @@ def test_single_file_and_missing_path(tmp_path: Path) -> None:
     assert read_fhir(con, f).rows["patients"] == 1
     with pytest.raises(ExtractError):
         read_fhir(con, tmp_path / "nothing-here")
+
+
+def test_bulk_export_manifest_and_gzip(tmp_path: Path) -> None:
+    import gzip
+
+    manifest = {"transactionTime": "2025-01-01T00:00:00Z", "request": "x", "output": []}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with gzip.open(tmp_path / "Patient.ndjson.gz", "wt", encoding="utf-8") as f:
+        f.write(json.dumps(PATIENT) + "\n")
+    write_ndjson(tmp_path / "Observation.ndjson", [obs()])
+    con = duckdb.connect()
+    rep = read_fhir(con, tmp_path)
+    assert rep.skipped == {"bulk-export manifest (not a resource)": 1}
+    assert rep.rows["patients"] == 1 and rep.rows["events"] == 1

@@ -18,6 +18,7 @@ Two outcomes besides a mapped row (see docs/extracts.md, "FHIR R4 UK Core"):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from rxwatch.extract.fhir_codes import (
 )
 from rxwatch.extract.schema import EVENTS, MEDICATIONS, PATIENTS, PRACTICES
 from rxwatch.extract.validation import MAX_PROBLEMS, ExtractError, Problem
+
+log = logging.getLogger(__name__)
 
 VALIDATE_MAX_RESOURCES = 1000  # per-resource pydantic validation up to this many (~2 ms each)
 BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "document", "message")
@@ -369,6 +372,7 @@ class _Reader:
         report = self.report()
         report.validated = do_validate
         report.seconds = time.perf_counter() - self.t0
+        log.info("%s", report.summary())  # counts and reasons only, never an identifier
         return report
 
     def cleanup(self) -> None:
@@ -513,6 +517,12 @@ class _Reader:
                     where_line = getattr(exc, "lineno", None)
                     msg = f"not valid JSON ({getattr(exc, 'msg', 'not UTF-8')})"
             self._add(src, line, None, Problem(self.names[src], where_line, None, None, msg))
+        # A bulk-export manifest (manifest.json next to the NDJSON) is not a resource: skip it.
+        self.q(
+            f"""UPDATE {t("misc")} SET bad = 'manifest'
+            WHERE bad IS NULL AND rtype IS NULL AND line IS NULL AND entry IS NULL
+              AND json_exists(doc, '$.transactionTime') AND json_exists(doc, '$.output')"""
+        )
         self.q(
             f"""CREATE TEMP TABLE {t("prob")} AS
             SELECT src, line, entry, {_PREFIX}where(entry, 'resourceType') AS col,
@@ -1094,6 +1104,9 @@ class _Reader:
                 rep.lookup[rtype] = n
             elif rtype not in MAPPED_TYPES:
                 rep.skipped[rtype if rtype != "Bundle" else "Bundle (nested)"] = n
+        manifests = self.q(f"SELECT count(*) FROM {t('misc')} WHERE bad = 'manifest'").fetchone()[0]
+        if manifests:
+            rep.skipped["bulk-export manifest (not a resource)"] = manifests
         entries = self.q(f"SELECT count(*) FROM {t('misc')} WHERE bad = 'noresource'").fetchone()[0]
         if entries:
             rep.skipped["Bundle entries without a resource (requests)"] = entries
