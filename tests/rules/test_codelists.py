@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from rxwatch.rules.catalogue import load_catalogue
-from rxwatch.rules.codelists import SHIPPED_DIR, read_codelist_csv, read_metadata
+from rxwatch.rules.codelists import (
+    SHIPPED_DIR,
+    CodelistError,
+    read_codelist_csv,
+    read_metadata,
+    sctid_ok,
+)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 REFERENCE_DIR = SHARED / "codelists" / "opensafely"
@@ -25,31 +31,7 @@ SHIPPED = sorted(p.stem for p in SHIPPED_DIR.glob("*.csv"))
 META = read_metadata()
 
 
-# --- the SNOMED CT check digit (Verhoeff, dihedral group D5) --------------------------------------
-
-
-def _d5(j: int, k: int) -> int:
-    if j < 5 and k < 5:
-        return (j + k) % 5
-    if j < 5:
-        return 5 + (j + k) % 5
-    if k < 5:
-        return 5 + (j - k) % 5
-    return (j - k) % 5
-
-
-_D = [[_d5(j, k) for k in range(10)] for j in range(10)]
-_P1 = [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]
-_P = [list(range(10))]
-for _ in range(7):
-    _P.append([_P1[x] for x in _P[-1]])
-
-
-def verhoeff_ok(code: str) -> bool:
-    check = 0
-    for i, ch in enumerate(reversed(code)):
-        check = _D[check][_P[i % 8][int(ch)]]
-    return check == 0
+verhoeff_ok = sctid_ok  # the check lives in the product: --codelists files get it too
 
 
 def test_verhoeff_on_known_codes() -> None:
@@ -198,13 +180,14 @@ def test_clozapine_is_not_in_antipsychotic() -> None:
 
 def test_every_codelist_a_rule_names_exists_or_is_declared_local() -> None:
     cat = load_catalogue()
+    supplied = {n for n, c in cat.codelists.items() if c.supplied}
     for rule in cat.rules:
-        missing = rule.all_codelist_names() - set(cat.codelists)
+        missing = rule.all_codelist_names() - supplied
         assert missing == set(rule.local_codelists), (
             f"{rule.id}: codelists neither shipped nor declared local: "
             f"{sorted(missing - set(rule.local_codelists))}"
         )
-        shipped_local = set(rule.local_codelists) & set(cat.codelists)
+        shipped_local = set(rule.local_codelists) & supplied
         assert not shipped_local, f"{rule.id}: {shipped_local} ship now; drop from local_codelists"
 
 
@@ -242,4 +225,20 @@ def test_codelists_override_supplies_a_local_list(tmp_path: Path) -> None:
     cat = load_catalogue(codelists_dir=tmp_path)
     assert "secondary-care-monitoring" in cat.codelists
     assert cat.codelists["secondary-care-monitoring"].overridden
-    assert "valproate-ppp" not in cat.codelists
+    assert cat.codelists["secondary-care-monitoring"].supplied
+    # Not supplied: present but empty, so its rules run in the fail-safe reading (HAZ-104).
+    assert not cat.codelists["valproate-ppp"].supplied
+    assert cat.codelists["valproate-ppp"].codes == frozenset()
+    assert cat.unsupplied_codelists == ["valproate-ppp"]
+
+
+def test_a_damaged_code_in_an_organisations_list_is_refused(tmp_path: Path) -> None:
+    """A long id that lost its last digits in a spreadsheet (HAZ-102) is refused, naming the line."""
+    (tmp_path / "methotrexate.csv").write_text(
+        "code,term\n326874007,Methotrexate 2.5mg tablets\n8665611000001100,damaged\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        CodelistError, match=r"methotrexate\.csv: line 3: column code: '8665611000001100'"
+    ):
+        load_catalogue(codelists_dir=tmp_path)

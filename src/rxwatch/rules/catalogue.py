@@ -42,6 +42,11 @@ class Catalogue:
             out |= self.codelists[n].codes
         return frozenset(out)
 
+    @property
+    def unsupplied_codelists(self) -> list[str]:
+        """Local codelists no file supplied: worth saying on every search summary."""
+        return sorted(n for n, c in self.codelists.items() if not c.supplied)
+
     def select(self, rule_ids: Iterable[str]) -> Catalogue:
         wanted = set(rule_ids)
         return Catalogue(tuple(r for r in self.rules if r.id in wanted), self.codelists)
@@ -68,9 +73,7 @@ def load_rule(path: Path) -> Rule:
         raise RuleError(_format_validation_error(path, exc)) from exc
 
 
-def load_catalogue(
-    codelists_dir: Path | None = None, rules_dir: Path | None = None
-) -> Catalogue:
+def load_catalogue(codelists_dir: Path | None = None, rules_dir: Path | None = None) -> Catalogue:
     """Load every rule file and the codelists the rules name; every name must resolve."""
     rules_dir = Path(rules_dir) if rules_dir else SHIPPED_DIR
     rules = tuple(load_rule(p) for p in sorted(rules_dir.glob("*.yaml")))
@@ -81,7 +84,16 @@ def load_catalogue(
         seen[r.id] = rules_dir
     codelists = load_codelists(codelists_dir)
     for r in rules:
+        # A local list (one RxWatch cannot ship: no verified code exists) that the organisation has
+        # not supplied holds no code, so the rule runs in its fail-safe reading: an exclusion
+        # excludes nobody, "no such event" holds for everyone. See HAZ-103 and HAZ-104 in the hazard log.
+        for name in r.local_codelists:
+            if name not in codelists:
+                codelists[name] = Codelist(name=name, codes=frozenset(), path=None, supplied=False)
+    for r in rules:
         missing = sorted(r.codelist_names() - set(codelists))
         if missing:
-            raise RuleError(f"rule {r.id}: names codelist(s) {', '.join(missing)} that do not exist")
+            raise RuleError(
+                f"rule {r.id}: names codelist(s) {', '.join(missing)} that do not exist"
+            )
     return Catalogue(rules=rules, codelists=codelists)

@@ -29,15 +29,48 @@ class CodelistError(RxWatchError, ValueError):
     """A codelist file that cannot be read; the message names the file and what is wrong."""
 
 
+# The SNOMED CT identifier check digit (Verhoeff, dihedral group D5). dm+d ids are SNOMED CT ids too.
+# It catches a mistyped code and the precision loss seen in published lists whose long ids went
+# through a spreadsheet as floats (8665611000001103 → 8665611000001100): such a code would silently
+# match nothing, and a patient on the drug would drop out of monitoring.
+
+
+def _d5(j: int, k: int) -> int:
+    if j < 5 and k < 5:
+        return (j + k) % 5
+    if j < 5:
+        return 5 + (j + k) % 5
+    if k < 5:
+        return 5 + (j - k) % 5
+    return (j - k) % 5
+
+
+_D = [[_d5(j, k) for k in range(10)] for j in range(10)]
+_P = [list(range(10))]
+for _ in range(7):
+    _P.append([(1, 5, 7, 6, 2, 8, 3, 0, 9, 4)[x] for x in _P[-1]])
+
+
+def sctid_ok(code: str) -> bool:
+    """True when ``code`` is a well-formed SNOMED CT / dm+d identifier (6–18 digits, check digit)."""
+    if not (code.isdigit() and 6 <= len(code) <= 18):
+        return False
+    check = 0
+    for i, ch in enumerate(reversed(code)):
+        check = _D[check][_P[i % 8][int(ch)]]
+    return check == 0
+
+
 @dataclass(frozen=True)
 class Codelist:
     name: str
     codes: frozenset[str]
-    path: Path
+    path: Path | None
     terms: Mapping[str, str] = field(default_factory=dict, compare=False)
     coding_system: str | None = None  # "dmd" | "snomedct"
     source: str | None = None  # OpenCodelists URL of the full list
     overridden: bool = False  # replaced by an organisation's own file
+    supplied: bool = True  # False: a local list the organisation has not supplied (holds no code)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -62,10 +95,11 @@ def read_codelist_csv(path: Path, name: str | None = None) -> Codelist:
                 code = (row.get(code_col) or "").strip()
                 if not code:
                     raise CodelistError(f"{path}: line {line_no}: column {code_col}: empty code")
-                if not code.isdigit():
+                if not sctid_ok(code):
                     raise CodelistError(
-                        f"{path}: line {line_no}: column {code_col}: {code!r} is not a SNOMED CT "
-                        "or dm+d identifier (digits only)"
+                        f"{path}: line {line_no}: column {code_col}: {code!r} is not a valid SNOMED "
+                        "CT or dm+d identifier (6–18 digits with a valid check digit; a long id "
+                        "opened in a spreadsheet can lose its last digits)"
                     )
                 codes[code] = (row.get(term_col) or "").strip() if term_col else ""
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -83,7 +117,9 @@ def read_metadata(directory: Path = SHIPPED_DIR) -> dict[str, dict]:
     return dict(data.get("codelists", {}))
 
 
-def load_codelists(override_dir: Path | None = None, names: Iterable[str] | None = None) -> dict[str, Codelist]:
+def load_codelists(
+    override_dir: Path | None = None, names: Iterable[str] | None = None
+) -> dict[str, Codelist]:
     """The shipped codelists, with any of the same name in ``override_dir`` put in their place."""
     meta = read_metadata()
     out: dict[str, Codelist] = {}
