@@ -17,7 +17,7 @@ from tests.web.factories import (
 from rxwatch.engine.api import SearchResult
 from rxwatch.engine.search import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA
 from rxwatch.web.cases.models import CaseStatus, FlagStatus, MonitoringCase
-from rxwatch.web.cases.sync import RuleInfo, sync_search_run
+from rxwatch.web.cases.sync import APPLIES, RuleInfo, sync_search_run
 from rxwatch.web.organisations.models import Role
 from rxwatch.web.reviews import actions as review_actions
 from rxwatch.web.reviews.models import Escalation
@@ -231,7 +231,7 @@ def test_next_search_closes_a_case_whose_test_is_recorded(journey, practice):
         result=_result(week1 + dt.timedelta(days=7), []),
         rules=rules,
         store_import_ids=["imp-2"],
-        in_population=lambda keys: dict.fromkeys(keys, True),
+        in_population=lambda keys: dict.fromkeys(keys, APPLIES),
     )
     page.reload()
     journey.shot("worklist-week-2")

@@ -128,41 +128,52 @@ class SuppressionForm(forms.Form):
     )
 
 
-class WorklistFilterForm(forms.Form):
-    """GET filters: practice, drug group, what the search says, where the recall is."""
+FLAG_CHOICES = [
+    ("", "Overdue, due soon and out of range"),
+    *[
+        (f.value, f.label)
+        for f in (FlagStatus.OVERDUE, FlagStatus.DUE_SOON, FlagStatus.OUT_OF_RANGE)
+    ],
+]
+STAGE_CHOICES = [
+    ("", "Any"),
+    ("open", "Not yet contacted"),
+    ("contacting", "Contacting patient"),
+    ("booked", "Bloods booked"),
+]
 
-    practice = forms.ChoiceField(label="Practice", required=False)
-    drug_group = forms.ChoiceField(label="Drug group", required=False)
-    flag = forms.ChoiceField(
-        label="Status",
-        required=False,
-        choices=[
-            ("", "Overdue, due soon and out of range"),
-            *[
-                (f.value, f.label)
-                for f in (FlagStatus.OVERDUE, FlagStatus.DUE_SOON, FlagStatus.OUT_OF_RANGE)
-            ],
-        ],
-    )
-    stage = forms.ChoiceField(
-        label="Recall stage",
-        required=False,
-        choices=[
-            ("", "Any"),
-            ("open", "Not yet contacted"),
-            ("contacting", "Contacting patient"),
-            ("booked", "Bloods booked"),
-        ],
-    )
 
-    def __init__(self, *args, practices=(), drug_groups=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["practice"].choices = [("", "All my practices")] + [
-            (p.ods_code, p.name) for p in practices
-        ]
-        self.fields["drug_group"].choices = [("", "All drug groups")] + [
-            (g, g.replace("-", " ").capitalize()) for g in drug_groups
-        ]
+def filter_selects(
+    values: dict, *, fields: tuple[str, ...], practices=(), drug_groups=()
+) -> list[dict]:
+    """The GET filters above a list (practice, drug group, status, recall stage) as plain options:
+    a list page renders them on every request, and Django form widgets are slow to iterate."""
+    choices = {
+        "practice": (
+            "Practice",
+            [("", "All my practices")] + [(p.ods_code, p.name) for p in practices],
+        ),
+        "drug_group": (
+            "Drug group",
+            [("", "All drug groups")]
+            + [(g, g.replace("-", " ").capitalize()) for g in drug_groups],
+        ),
+        "flag": ("Status", FLAG_CHOICES),
+        "stage": ("Recall stage", STAGE_CHOICES),
+    }
+    out = []
+    for name in fields:
+        label, options = choices[name]
+        chosen = values.get(name) or ""
+        out.append(
+            {
+                "name": name,
+                "id": f"filter-{name}",
+                "label": label,
+                "options": [(v, text, v == chosen) for v, text in options],
+            }
+        )
+    return out
 
 
 def _nhs_number_valid(digits: str) -> bool:

@@ -27,7 +27,7 @@ from rxwatch.web.cases.forms import (
     NonResponderForm,
     ReminderForm,
     SuppressionForm,
-    WorklistFilterForm,
+    filter_selects,
 )
 from rxwatch.web.cases.models import (
     ACTIVE_STATUSES,
@@ -82,14 +82,9 @@ def attempt_counts(case_ids: list[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def drug_groups(user: User) -> list[str]:
-    return list(
-        queries.cases_for(user)
-        .filter(status__in=ACTIVE_STATUSES)
-        .order_by("drug_group")
-        .values_list("drug_group", flat=True)
-        .distinct()
-    )
+def drug_groups() -> list[str]:
+    """The catalogue's drug groups (no query: the filter lists every group a rule can flag)."""
+    return sorted({r.group for r in _catalogue().rules})
 
 
 def _listing_filters(request: HttpRequest, v) -> dict:
@@ -143,10 +138,13 @@ def worklist(request: HttpRequest) -> HttpResponse:
             "shown": [c.pk for c in cases],
         },
     )
-    form = WorklistFilterForm(
-        initial={**f, "practice": f["practice"] or ""},
+    selects = filter_selects(
+        f,
+        fields=("practice", "drug_group", "flag", "stage")
+        if len(v.practices) > 1
+        else ("drug_group", "flag", "stage"),
         practices=v.practices,
-        drug_groups=drug_groups(v.user),
+        drug_groups=drug_groups(),
     )
     template = (
         "cases/_worklist_results.html"
@@ -157,7 +155,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         request,
         template,
         {
-            "form": form,
+            "selects": selects,
             "page_obj": page_obj,
             "cases": cases,
             "filters": f,

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods
 
 from rxwatch.web.cases import actions, queries
-from rxwatch.web.cases.forms import WorklistFilterForm
+from rxwatch.web.cases.forms import filter_selects
 from rxwatch.web.cases.models import CaseStatus, MonitoringCase
 from rxwatch.web.cases.views import (
     attempt_counts,
@@ -78,16 +78,17 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "shown": ids,
         },
     )
-    form = WorklistFilterForm(
-        initial={"practice": practice or "", "drug_group": drug_group or ""},
+    selects = filter_selects(
+        {"practice": practice, "drug_group": drug_group},
+        fields=("practice", "drug_group") if len(v.practices) > 1 else ("drug_group",),
         practices=v.practices,
-        drug_groups=drug_groups(v.user),
+        drug_groups=drug_groups(),
     )
     return page(
         request,
         "reviews/queue.html",
         {
-            "form": form,
+            "selects": selects,
             "page_obj": page_obj,
             "cases": cases,
             "pager": pager(request, page_obj),
@@ -196,12 +197,16 @@ def escalation_queue(request: HttpRequest) -> HttpResponse:
             "shown": [e.case_id for e in items],
         },
     )
-    form = WorklistFilterForm(initial={"practice": practice or ""}, practices=v.practices)
+    selects = filter_selects(
+        {"practice": practice},
+        fields=("practice",) if len(v.practices) > 1 else (),
+        practices=v.practices,
+    )
     return page(
         request,
         "reviews/escalations.html",
         {
-            "form": form,
+            "selects": selects,
             "page_obj": page_obj,
             "escalations": items,
             "pager": pager(request, page_obj),
