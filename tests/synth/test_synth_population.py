@@ -276,3 +276,22 @@ def test_as_of_defaults_to_today(tmp_path):
     with (tmp_path / "t" / "medications.csv").open() as f:
         latest = max(dt.date.fromisoformat(r["issue_date"]) for r in csv.DictReader(f))
     assert latest <= dt.date.today()
+
+
+def test_local_codelists_add_shared_care_and_valproate_ppp(tmp_path, codelists):
+    """Lists an organisation supplies (not shipped) are used when given: shared care is recorded and
+    those patients have few GP results; women on valproate get annual risk forms."""
+    local = dict(codelists)
+    # placeholders standing in for an organisation's own lists (test only; never shipped)
+    local["secondary-care-monitoring"] = frozenset({"1000000000000001"})
+    local["valproate-ppp"] = frozenset({"1000000000000002"})
+    generate(
+        out=tmp_path / "x", patients=20_000, practices=2, seed=11, as_of=AS_OF, codelists=local
+    )
+    con = duckdb.connect()
+    n_sc, n_ppp = con.execute(
+        f"SELECT count(*) FILTER (WHERE snomed_code = '1000000000000001'), "
+        f"count(*) FILTER (WHERE snomed_code = '1000000000000002') "
+        f"FROM read_csv('{tmp_path / 'x' / 'events.csv'}', all_varchar=true)"
+    ).fetchone()
+    assert n_sc > 5 and n_ppp > 0

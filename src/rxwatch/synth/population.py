@@ -19,6 +19,7 @@ from the shipped codelists (``load_codelists()``), chosen by ``codes.CodeBook``.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import itertools
 import logging
@@ -367,10 +368,13 @@ class Chunk:
                 pp.dmard = self._on_dmard()
             if drug.acute_rate:
                 self._acute(drug, products, ever)
+            # shared care with hospital monitoring: only where the practice has a code to say so
+            hospital = np.zeros(len(idx), bool)
+            if drug.shared_care and len(self.ctx.shared_care):
+                hospital = ~stopped & (rng.random(len(idx)) < drug.shared_care)
+                self._shared_care(idx[hospital])
             if drug.schedules and len(idx):
-                self._monitoring(drug, idx, first, last_on, fresh)
-            if drug.shared_care and len(idx) and len(self.ctx.shared_care):
-                self._shared_care(drug, idx[~stopped])
+                self._monitoring(drug, idx, first, last_on, fresh, hospital)
             if drug.codelist == "valproate":
                 self._valproate_ppp(idx[~stopped])
 
@@ -477,12 +481,16 @@ class Chunk:
         first: np.ndarray,
         last_on: np.ndarray,
         fresh: np.ndarray,
+        hospital: np.ndarray,
     ) -> None:
-        """Test rounds from the first issue, at the schedule's interval × the patient's adherence."""
+        """Test rounds from the first issue, at the schedule's interval × the patient's adherence.
+
+        Patients monitored by the hospital have few results in the GP record (the poorest class)."""
         pp, rng = self.pp, self.rng
         m = len(idx)
         shares = np.array([s for s, _, _ in P.ADHERENCE] + [P.NEVER_TESTED])
         cls = rng.choice(len(shares), m, p=shares / shares.sum())
+        cls = np.where(hospital, len(P.ADHERENCE) - 1, cls)
         lo_f = np.array([lo for _, lo, _ in P.ADHERENCE] + [1.0])[cls]
         hi_f = np.array([hi for _, _, hi in P.ADHERENCE] + [1.0])[cls]
         tested = cls < len(P.ADHERENCE)
@@ -521,10 +529,10 @@ class Chunk:
                 who_all = np.concatenate(who)
                 self.visit(idx[who_all], np.concatenate(dates), sched.panels)
 
-    def _shared_care(self, drug: P.Drug, idx: np.ndarray) -> None:
+    def _shared_care(self, idx: np.ndarray) -> None:
+        """A "monitoring by hospital" code within the last year (and often an older one)."""
         rng, T = self.rng, self.ctx.as_of
-        sc = idx[rng.random(len(idx)) < drug.shared_care]
-        sc = sc[self.pp.end[sc] == T]
+        sc = idx[self.pp.end[idx] == T]
         codes = self.ctx.shared_care
         self.events.add(pid=sc, date=T - rng.integers(0, 330, len(sc)), code=codes[0])
         older = sc[rng.random(len(sc)) < 0.5]
@@ -781,6 +789,17 @@ def _produce(
     return renderer.render(generate_chunk(ctx, spec, seed, nhs), ods)
 
 
+def _worker_init() -> None:
+    """Keep freed NumPy buffers in the heap (glibc): a chunk allocates the same large arrays again
+    and again, and returning them to the OS each time costs ~40% of a worker's system time."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 31)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def _rendered(
     ctx: Context,
     specs: list[ChunkSpec],
@@ -803,7 +822,7 @@ def _rendered(
     # fork: workers need nothing but NumPy and pyarrow, start at once, and need no ``__main__``
     # guard in the caller; they are forked before this process starts any thread (see generate).
     mp = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as ex:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp, initializer=_worker_init) as ex:
         inflight: deque[Future] = deque()
         for spec in specs:
             inflight.append(ex.submit(_produce, *args(spec)))

@@ -1,0 +1,186 @@
+"""Benchmark: synthetic population → CSV / Parquet, CSV import, FHIR export and FHIR import.
+
+Prints wall time, CPU time and peak memory of each step; asserts nothing. Each step runs as its own
+``rxwatch`` process. Peak memory is given two ways: the largest single process (``getrusage``) and
+the whole process tree sampled every 0.1 s from /proc (the synth runs worker processes, so the tree is
+what the machine has to hold). Steps whose code has not landed print "not available yet".
+
+    python bench/synth_import.py                       # 1M patients, 100 practices
+    python bench/synth_import.py --patients 100000 --practices 10 --keep
+
+Targets (issue "Foundation"): synth ≤ 60 s and ≤ 4 GB for 1M patients; CSV import ≥ 1M rows/s;
+FHIR NDJSON import ≥ 300k resources/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+RXWATCH = [sys.executable, "-m", "rxwatch.cli"]
+AS_OF = "2026-11-01"
+
+
+@dataclass
+class Result:
+    wall: float
+    cpu: float
+    rss_max_process: int  # bytes
+    rss_tree_peak: int  # bytes, sampled
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _tree_rss(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants (bytes), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        pid = int(entry)
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = pages * os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def run(cmd: list[str]) -> Result:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Result(wall, cpu, after.ru_maxrss * 1024, peak[0], proc.returncode, out, err)
+
+
+def available(module: str, attr: str) -> bool:
+    try:
+        if importlib.util.find_spec(module) is None:
+            return False
+        mod = __import__(module, fromlist=[attr])
+    except Exception:
+        return False
+    return hasattr(mod, attr)
+
+
+def _gb(b: int) -> str:
+    return f"{b / 1e9:.2f} GB"
+
+
+def report(name: str, r: Result, extra: str = "") -> None:
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+        print(f"{name:<34} FAILED (exit {r.returncode}): {last}")
+        return
+    print(
+        f"{name:<34} {r.wall:7.1f} s wall  {r.cpu:7.1f} s cpu  "
+        f"peak RSS {_gb(r.rss_tree_peak)} (tree), {_gb(r.rss_max_process)} (largest process)"
+        + (f"  {extra}" if extra else "")
+    )
+
+
+def _rows(summary: str) -> int:
+    """Total rows from the synth summary ("rows: practices 100, patients 1,000,000, …")."""
+    part = summary.split("rows:", 1)[1].split(";", 1)[0]
+    return sum(int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*)", part))
+
+
+def _ndjson_lines(d: Path) -> int:
+    total = 0
+    for p in d.rglob("*.ndjson"):
+        with p.open("rb") as f:
+            total += sum(chunk.count(b"\n") for chunk in iter(lambda f=f: f.read(1 << 24), b""))
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--patients", type=int, default=1_000_000)
+    ap.add_argument("--practices", type=int, default=100)
+    ap.add_argument("--tmp", type=Path, help="working directory (default: a new one under /tmp)")
+    ap.add_argument("--keep", action="store_true", help="keep the extracts and stores")
+    args = ap.parse_args()
+    work = args.tmp or Path(tempfile.mkdtemp(prefix="rxwatch-bench-", dir="/tmp"))
+    work.mkdir(parents=True, exist_ok=True)
+    n, p = args.patients, args.practices
+    print(f"rxwatch bench: {n:,} patients, {p} practices, {os.cpu_count()} CPUs, work dir {work}")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (other work on the machine skews wall)")
+    try:
+        base = ["synth", "--patients", str(n), "--practices", str(p), "--seed", "1"]
+        base += ["--as-of", AS_OF]
+        csv_dir, pq_dir = work / "csv", work / "parquet"
+        r = run([*RXWATCH, *base, "--out", str(csv_dir), "--format", "csv"])
+        rows = _rows(r.stdout) if r.returncode == 0 else 0
+        size = sum(f.stat().st_size for f in csv_dir.glob("*.csv")) if csv_dir.exists() else 0
+        report("synth CSV", r, f"{rows:,} rows ({rows / max(n, 1):.1f}/patient), {_gb(size)}")
+        r = run([*RXWATCH, *base, "--out", str(pq_dir), "--format", "parquet"])
+        size = sum(f.stat().st_size for f in pq_dir.glob("*.parquet")) if pq_dir.exists() else 0
+        report("synth Parquet", r, _gb(size))
+
+        if available("rxwatch.extract.store", "import_extract") and rows:
+            store = work / "store-csv.duckdb"
+            r = run([*RXWATCH, "import", str(csv_dir), "--store", str(store)])
+            report("import CSV", r, f"{rows / r.wall:,.0f} rows/s (target ≥ 1,000,000)")
+        else:
+            print(f"{'import CSV':<34} not available yet")
+
+        fhir_dir = work / "fhir"
+        if available("rxwatch.extract.fhir", "export_ndjson") and rows:
+            r = run([*RXWATCH, "export-fhir", "--extract", str(csv_dir), "--out", str(fhir_dir)])
+            resources = _ndjson_lines(fhir_dir) if r.returncode == 0 else 0
+            report("export FHIR NDJSON", r, f"{resources:,} resources")
+            if available("rxwatch.extract.store", "import_extract") and resources:
+                store = work / "store-fhir.duckdb"
+                r = run([*RXWATCH, "import", str(fhir_dir), "--store", str(store)])
+                report(
+                    "import FHIR NDJSON", r, f"{resources / r.wall:,.0f} resources/s (≥ 300,000)"
+                )
+            else:
+                print(f"{'import FHIR NDJSON':<34} not available yet")
+        else:
+            print(f"{'export FHIR NDJSON':<34} not available yet")
+            print(f"{'import FHIR NDJSON':<34} not available yet")
+    finally:
+        if not args.keep and not args.tmp:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
