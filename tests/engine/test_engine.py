@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from tests.engine.fixtures.extract import Extract, T, ago, indicator, row, rows
 
 # --- population and treatment --------------------------------------------------------------------

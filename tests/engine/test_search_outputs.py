@@ -8,10 +8,10 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
+from tests.engine.fixtures.extract import CODES, FIXTURES, SCHEMAS, Extract, T, ago
 
 from rxwatch.engine.api import INDICATOR_COLUMNS, RESULT_COLUMNS, SPECIALIST_COLUMNS, SearchResult
 from rxwatch.engine.search import search_extract, write_outputs
-from tests.engine.fixtures.extract import CODES, FIXTURES, SCHEMAS, T, Extract, ago
 
 
 def _result() -> SearchResult:
