@@ -147,5 +147,66 @@ def rules_show(rule_id: str, codelists: Path | None) -> None:
     click.echo(describe_rule(rule_id, codelists_dir=codelists))
 
 
+# --- the workflow app (Django) ---------------------------------------------------------------------
+
+
+@main.command("run-search")
+@click.option("--as-of", callback=_date, help="The date to search as of (default today).")
+@click.option("--store", type=click.Path(path_type=Path), help="Clinical store (default from settings).")
+@click.option("--codelists", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory of OpenCodelists CSVs replacing shipped codelists by file stem.")
+@click.option("--organisation", help="Code of the organisation new practices join (default: the only one).")
+def run_search_cmd(as_of: dt.date | None, store: Path | None, codelists: Path | None,
+                   organisation: str | None) -> None:
+    """The weekly search over the clinical store: opens, updates and closes monitoring cases."""
+    from rxwatch.config import store_path
+    from rxwatch.web.bootstrap import setup
+
+    setup(migrate=True)
+    from rxwatch.web.cases.weekly import run_weekly_search
+
+    run = run_weekly_search(store=store or store_path(), as_of=as_of or dt.date.today(),
+                            codelists_dir=codelists, organisation=organisation)
+    click.echo(
+        f"Search of {run.as_of}: {run.flagged} flagged; {run.opened} cases opened, {run.updated} "
+        f"updated, {run.closed} closed, {run.held} held (suppressed or recently decided)"
+        + (f"; {run.skipped} rows skipped (practices not set up)" if run.skipped else "")
+        + "."
+    )
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain: OK with the event count, or the first broken event."""
+    from rxwatch.web.bootstrap import setup
+
+    setup()
+    from rxwatch.web.audit.chain import verify_chain
+
+    report = verify_chain()
+    click.echo(report.summary(), err=not report.ok)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True, envvar="PORT")
+def serve(host: str, port: int) -> None:
+    """Serve the web app (migrating the workflow database first). For production, run
+    rxwatch.web.wsgi under a WSGI server behind TLS instead."""
+    from rxwatch.web.bootstrap import setup
+
+    setup(migrate=True)
+    from django.core.management import call_command
+
+    call_command("runserver", f"{host}:{port}", use_reloader=False, insecure_serving=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -55,10 +55,10 @@ def update(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequ
     return len(values)
 
 
-def insert_objects(objs: Sequence[models.Model], fields: Sequence[str]) -> int:
-    """Insert unsaved model instances (their primary keys stay unset: read them back by a key)."""
+def insert_objects(model: type[models.Model], objs: Sequence[Any], fields: Sequence[str]) -> int:
+    """Insert objects carrying ``model``'s attribute names (unsaved instances or plain namespaces,
+    foreign keys as ``<name>_id``); primary keys are not read back: select them by a natural key."""
     if not objs:
         return 0
-    meta = type(objs[0])._meta
-    attnames = [meta.get_field(f).attname for f in fields]
-    return insert(type(objs[0]), fields, ([getattr(o, a) for a in attnames] for o in objs))
+    attnames = [model._meta.get_field(f).attname for f in fields]
+    return insert(model, fields, ([getattr(o, a) for a in attnames] for o in objs))

@@ -3,9 +3,12 @@ identifier (they may be shown to the user and logged)."""
 
 from __future__ import annotations
 
+from rxwatch.errors import RxWatchError
 
-class DomainError(Exception):
-    """An action refused for a reason the user can act on."""
+
+class DomainError(RxWatchError):
+    """An action refused for a reason the user can act on (the command line prints it, no
+    traceback)."""
 
 
 class PermissionDenied(DomainError):

@@ -141,11 +141,15 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "plain"},
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("RXWATCH_LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-        "rxwatch": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "rxwatch": {
+            "handlers": ["console"],
+            "level": os.environ.get("RXWATCH_LOG_LEVEL", "WARNING"),
+            "propagate": False,
+        },
     },
 }
 # Error e-mails would carry request data: there are none (no ADMINS), and DEBUG pages are off in production.

@@ -122,8 +122,8 @@ def _lock_head() -> tuple[int, str]:
 
 
 def append(events: Iterable[Event]) -> list[AuditEvent]:
-    """Chain and insert events, in order, inside the caller's transaction (returned unsaved-looking:
-    the rows are written with one executemany and their ``pk`` is not read back).
+    """Chain and insert events, in order, inside the caller's transaction. Written with one
+    executemany; the returned instances (only for small batches) carry no ``pk``.
 
     Refuses to run outside a transaction: the event must commit or roll back with the change it
     records, so an action that fails leaves no event and an event never describes a change that
@@ -136,7 +136,7 @@ def append(events: Iterable[Event]) -> list[AuditEvent]:
         return []
     seq, prev = _lock_head()
     now = timezone.now()
-    rows = []
+    rows: list[dict] = []
     for ev in events:
         seq += 1
         data = {
@@ -155,9 +155,9 @@ def append(events: Iterable[Event]) -> list[AuditEvent]:
             "prev_hash": prev,
         }
         data["hash"] = prev = compute_hash(data)
-        rows.append(AuditEvent(**data))
-    bulk.insert_objects(rows, INSERT_FIELDS)
-    return rows
+        rows.append(data)
+    bulk.insert(AuditEvent, INSERT_FIELDS, ([row[f] for f in INSERT_FIELDS] for row in rows))
+    return [AuditEvent(**row) for row in rows] if len(rows) < 100 else []
 
 
 def record(

@@ -25,6 +25,7 @@ import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace as NS
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -47,11 +48,20 @@ from rxwatch.web.organisations.models import Organisation, Practice
 
 log = logging.getLogger(__name__)
 
-# (patient_id, rule_id) pairs → True: still in the rule's population; False: not; None: unknown.
-PopulationOracle = Callable[[Collection[tuple[str, str]]], Mapping[tuple[str, str], bool | None]]
+# Why a case is no longer flagged, as far as the caller can tell, for (ODS code, patient_id, rule_id):
+APPLIES = "applies"  # still in the rule's population: the monitoring was done / the hazard has gone
+NOT_IN_POPULATION = "not_in_population"  # no longer on the drug, deceased or deregistered
+EXCLUDED = "excluded"  # in the population but excluded (e.g. monitoring by secondary care recorded)
+Verdict = str | None  # one of the three, or None: cannot tell
+PopulationOracle = Callable[
+    [Collection[tuple[str, str, str]]], Mapping[tuple[str, str, str], Verdict]
+]
 Key = tuple[int, str, str]  # (practice id, patient_id, rule_id)
 
-EVIDENCE = ("flag_status", "reason", "last_date", "last_value", "due_date")
+# What a search says about a case. A change in EVIDENCE is an event (observation + audit); the reason's
+# wording and days_overdue move every week with the date and are updated silently.
+EVIDENCE = ("flag_status", "last_date", "last_value", "due_date")
+SEARCH_FIELDS = (*EVIDENCE, "reason", "days_overdue")
 NEW_CASE_FIELDS = (
     "practice",
     "patient_id",
@@ -116,15 +126,20 @@ def fingerprint(result: SearchResult, store_import_ids: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def _close_reason(flag_status: str, in_population: bool | None, as_of: dt.date) -> str:
+def _close_reason(flag_status: str, verdict: Verdict, as_of: dt.date) -> str:
     day = as_of.isoformat()
-    if in_population is None:
-        return f"No longer flagged by the search of {day}"
-    if not in_population:
+    if verdict == APPLIES:
+        if flag_status in MONITORING_FLAGS:
+            return f"Monitoring found done in the search of {day}"
+        return f"Hazard no longer found by the search of {day}"
+    if verdict == NOT_IN_POPULATION:
         return f"No longer on treatment or no longer in the population (search of {day})"
-    if flag_status in MONITORING_FLAGS:
-        return f"Monitoring found done in the search of {day}"
-    return f"Hazard no longer found by the search of {day}"
+    if verdict == EXCLUDED:
+        return (
+            f"Excluded from the rule by the search of {day} "
+            "(e.g. monitoring by secondary care recorded)"
+        )
+    return f"No longer flagged by the search of {day}"
 
 
 def _same(a, b) -> bool:
@@ -133,13 +148,24 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def check_as_of(as_of: dt.date) -> None:
+    """Refuse a search older than the last synced one: a backfill (e.g. for scorecards) must not
+    rewind cases. Cheap: callers check before spending a minute on the search itself."""
+    latest = SearchRun.objects.filter(finished_at__isnull=False).order_by("-as_of").first()
+    if latest is not None and as_of < latest.as_of:
+        raise ValidationFailed(
+            f"a search as of {as_of} is older than the last synced search ({latest.as_of}); "
+            "it cannot update cases"
+        )
+
+
 def sync_search_run(
     *,
     result: SearchResult,
     rules: Mapping[str, RuleInfo],
     store_import_ids: Iterable[str] = (),
     user=None,
-    nhs_numbers: Mapping[str, str] | None = None,
+    nhs_numbers: Mapping[tuple[str, str], str] | None = None,
     in_population: PopulationOracle | None = None,
     organisation: Organisation | None = None,
     practice_names: Mapping[str, str] | None = None,
@@ -147,7 +173,9 @@ def sync_search_run(
 ) -> SearchRun:
     """Record ``result`` as a search run and bring the monitoring cases in line with it.
 
-    ``rules`` maps rule_id → rule and drug group (``rule_info(catalogue)``). ``organisation``, when
+    ``rules`` maps rule_id → rule and drug group (``rule_info(catalogue)``); ``nhs_numbers`` maps
+    (ODS code, patient_id) → NHS number, from the clinical store; ``in_population`` says why a case is
+    no longer flagged (``APPLIES`` / ``NOT_IN_POPULATION`` / ``EXCLUDED``). ``organisation``, when
     given, receives practices the workflow store does not know yet (named from ``practice_names``);
     without it their rows are skipped and counted. Refuses a run older than the last synced one: a
     backfill for scorecards must not rewind cases.
@@ -163,12 +191,7 @@ def sync_search_run(
         done = SearchRun.objects.filter(fingerprint=fp, finished_at__isnull=False).first()
         if done is not None:
             return done
-        latest = SearchRun.objects.filter(finished_at__isnull=False).order_by("-as_of").first()
-        if latest is not None and as_of < latest.as_of:
-            raise ValidationFailed(
-                f"a search as of {as_of} is older than the last synced search ({latest.as_of}); "
-                "it cannot update cases"
-            )
+        check_as_of(as_of)
         rows = result.results.to_pylist()
         searched_ods = set(result.indicators.column("practice").to_pylist()) | {
             r["practice"] for r in rows
@@ -195,16 +218,28 @@ def sync_search_run(
                 continue
             flags[(p.id, r["patient_id"], r["rule_id"])] = r
 
+        # Plain namespaces, not model instances: 20k model __init__ calls cost seconds.
         active = {
             (c.practice_id, c.patient_id, c.rule_id): c
-            for c in MonitoringCase.objects.filter(
-                practice_id__in=searched, status__in=ACTIVE_STATUSES
+            for c in (
+                NS(pk=row.pop("id"), **row)
+                for row in MonitoringCase.objects.filter(
+                    practice_id__in=searched, status__in=ACTIVE_STATUSES
+                ).values(
+                    "id",
+                    "practice_id",
+                    "patient_id",
+                    "rule_id",
+                    "status",
+                    "nhs_number",
+                    *SEARCH_FIELDS,
+                )
             )
         }
         events: list[chain.Event] = []
-        observations: list[CaseObservation] = []
+        observations: list[NS] = []
 
-        def event(action: str, case: MonitoringCase, before=None, after=None) -> None:
+        def event(action: str, case: NS, before=None, after=None) -> None:
             events.append(
                 chain.Event(
                     action=action,
@@ -218,11 +253,11 @@ def sync_search_run(
                 )
             )
 
-        def observe(case: MonitoringCase) -> None:
+        def observe(case: NS) -> None:
             observations.append(
-                CaseObservation(
-                    case=case,
-                    run=run,
+                NS(
+                    case_id=case.pk,
+                    run_id=run.pk,
                     flag_status=case.flag_status,
                     reason=case.reason,
                     last_date=case.last_date,
@@ -234,7 +269,7 @@ def sync_search_run(
             )
 
         # 1. update active cases that are still flagged
-        to_update: list[MonitoringCase] = []
+        to_update: list[NS] = []
         updated = 0
         for key, case in active.items():
             r = flags.get(key)
@@ -242,23 +277,23 @@ def sync_search_run(
                 continue
             before = {f: getattr(case, f) for f in EVIDENCE}
             changed = any(not _same(before[f], r[_col(f)]) for f in EVIDENCE)
-            for f in EVIDENCE:
-                setattr(case, f, r[_col(f)])
-            case.days_overdue = r["days_overdue"]
+            for f in SEARCH_FIELDS:
+                setattr(case, f, r[_col(f)] if f != "reason" else (r["reason"] or ""))
             case.last_seen_run = run
-            if nhs := nhs_numbers.get(case.patient_id):
+            if nhs := nhs_numbers.get((ods_by_id[case.practice_id], case.patient_id)):
                 case.nhs_number = nhs
             to_update.append(case)
             if changed:
                 updated += 1
                 observe(case)
-                event("case.updated", case, before, {f: getattr(case, f) for f in EVIDENCE})
+                after = {f: getattr(case, f) for f in EVIDENCE}
+                event("case.updated", case, before, after)
 
         # 2. open new cases, unless an earlier case holds the flag
         new_keys = [k for k in flags if k not in active]
         latest_terminal, holds = _terminal(searched, as_of) if new_keys else ({}, {})
         held = 0
-        new_cases: list[MonitoringCase] = []
+        new_cases: list[NS] = []
         for key in new_keys:
             r = flags[key]
             previous = latest_terminal.get(key)
@@ -270,13 +305,14 @@ def sync_search_run(
                 continue
             info = _info(rules, key[2])
             new_cases.append(
-                MonitoringCase(
+                NS(
+                    pk=None,
                     practice_id=key[0],
                     patient_id=key[1],
                     rule_id=key[2],
                     rule=info.rule,
                     drug_group=info.group,
-                    nhs_number=nhs_numbers.get(key[1], ""),
+                    nhs_number=nhs_numbers.get((ods_by_id[key[0]], key[1]), ""),
                     status=CaseStatus.OPEN,
                     status_changed_at=at,
                     opened_at=at,
@@ -286,32 +322,37 @@ def sync_search_run(
                     last_value=r["last_value"],
                     due_date=r["due_date"],
                     days_overdue=r["days_overdue"],
-                    first_flagged_run=run,
-                    last_seen_run=run,
+                    first_flagged_run_id=run.pk,
+                    last_seen_run_id=run.pk,
                     previous_case_id=previous,
+                    closed_reason="",
                 )
             )
 
         # 3. close active cases the run no longer flags
         gone = [c for k, c in active.items() if k not in flags]
-        verdicts: Mapping[tuple[str, str], bool | None] = {}
+        verdicts: Mapping[tuple[str, str, str], Verdict] = {}
         if gone and in_population is not None:
-            verdicts = in_population({(c.patient_id, c.rule_id) for c in gone})
+            verdicts = in_population(
+                {(ods_by_id[c.practice_id], c.patient_id, c.rule_id) for c in gone}
+            )
         for case in gone:
             before = {"status": case.status, "flag_status": case.flag_status}
             reason = _close_reason(
-                case.flag_status, verdicts.get((case.patient_id, case.rule_id)), as_of
+                case.flag_status,
+                verdicts.get((ods_by_id[case.practice_id], case.patient_id, case.rule_id)),
+                as_of,
             )
             case.status, case.status_changed_at = CaseStatus.CLOSED, at
-            case.closed_at, case.closed_reason, case.closed_by_run = at, reason, run
+            case.closed_at, case.closed_reason = at, reason
             event("case.closed", case, before, {"status": case.status, "closed_reason": reason})
 
         # write: executemany, not bulk_update (see rxwatch.web.bulk)
         bulk.update(
             MonitoringCase,
-            [*EVIDENCE, "days_overdue", "last_seen_run", "nhs_number"],
+            [*SEARCH_FIELDS, "last_seen_run", "nhs_number"],
             (
-                (c.pk, *(getattr(c, f) for f in EVIDENCE), c.days_overdue, run.pk, c.nhs_number)
+                (c.pk, *(getattr(c, f) for f in SEARCH_FIELDS), run.pk, c.nhs_number)
                 for c in to_update
             ),
         )
@@ -323,7 +364,7 @@ def sync_search_run(
                 for c in gone
             ),
         )
-        bulk.insert_objects(new_cases, NEW_CASE_FIELDS)
+        bulk.insert_objects(MonitoringCase, new_cases, NEW_CASE_FIELDS)
         ids = {
             (p, pid, rid): pk
             for pk, p, pid, rid in MonitoringCase.objects.filter(first_flagged_run=run).values_list(
@@ -345,7 +386,7 @@ def sync_search_run(
                     "run": run.pk,
                 },
             )
-        bulk.insert_objects(observations, OBSERVATION_FIELDS)
+        bulk.insert_objects(CaseObservation, observations, OBSERVATION_FIELDS)
 
         run.flagged = len(flags)
         run.opened, run.updated, run.closed = len(new_cases), updated, len(gone)
