@@ -295,3 +295,40 @@ def test_local_codelists_add_shared_care_and_valproate_ppp(tmp_path, codelists):
         f"FROM read_csv('{tmp_path / 'x' / 'events.csv'}', all_varchar=true)"
     ).fetchone()
     assert n_sc > 5 and n_ppp > 0
+
+
+@pytest.mark.slow
+def test_the_engine_finds_work_for_every_rule(extract, tmp_path):
+    """The real search over the population: every rule has patients (a denominator) and flags, and
+    10-30% of treated patients are overdue for at least one of their drug's tests."""
+    search = pytest.importorskip("rxwatch.engine.search")
+    from rxwatch.rules.catalogue import load_catalogue
+
+    search.search_extract(extract, as_of=AS_OF, out=tmp_path)
+    con = duckdb.connect()
+    ind = con.execute(
+        f"SELECT indicator_id, sum(numerator), sum(denominator) "
+        f"FROM read_csv('{tmp_path / 'indicators.csv'}') GROUP BY 1"
+    ).fetchall()
+    flagged = {
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT rule_id FROM read_csv('{tmp_path / 'results.csv'}')"
+        ).fetchall()
+    }
+    denominators = {k: d for k, _, d in ind}
+    for rule in load_catalogue().rules:
+        for rule_id in rule.rule_ids:
+            assert denominators.get(rule_id, 0) > 0, rule_id
+    assert len(flagged) > 30
+    # per rule, the share overdue for its worst test; pooled over the drug rules
+    worst: dict[str, tuple[float, int]] = {}
+    for rule_id, num, den in ind:
+        rule = rule_id.split(".")[0]
+        if "." not in rule_id or rule in ("pincer", "missed_dx", "valproate", "ace-loop-75"):
+            continue
+        share = 1 - num / den
+        worst[rule] = max(worst.get(rule, (0.0, 0)), (share, den))
+    late = sum(s * d for s, d in worst.values())
+    treated = sum(d for _, d in worst.values())
+    assert 0.10 <= late / treated <= 0.30, worst

@@ -90,9 +90,9 @@ CONDITIONS: tuple[Condition, ...] = (
     # [QOF] diabetes ~7.5% of 17+; ~8% of diabetes unrecorded (**assumption**, low by design)
     Condition("diabetes", ((10, 0.002), (18, 0.004), (30, 0.015), (40, 0.04), (50, 0.085),
                            (60, 0.13), (70, 0.18), (80, 0.19), (90, 0.15)), 0.8, 0.92, "diabetes"),
-    # [QOF]/[CKD] CKD 3-5 ~4% of 18+ recorded; true eGFR<60 higher with ~20% uncoded (**assumption**)
+    # [QOF]/[CKD] CKD 3-5 ~4% of 18+ recorded; ~12% of true CKD uncoded (**assumption**, kept low)
     Condition("ckd", ((40, 0.0), (50, 0.012), (60, 0.035), (70, 0.09), (80, 0.2), (90, 0.32)), 1.1,
-              0.8, "ckd"),
+              0.88, "ckd"),
     # [QOF] asthma ~6.5%
     Condition("asthma", ((0, 0.0), (4, 0.05), (12, 0.08), (30, 0.065), (70, 0.07), (90, 0.06)), 1.1,
               1.0, "asthma"),
@@ -265,7 +265,7 @@ DRUGS: tuple[Drug, ...] = (
 NSAID_AVOID = 0.35  # repeat-NSAID probability multiplier on an anticoagulant, with HF or CKD
 PPI_GASTROPROTECT = 0.45  # extra PPI probability with an NSAID (≥65), anticoagulant or antiplatelet
 ASPIRIN_ON_OAC = 0.12  # aspirin probability multiplier on an anticoagulant
-NSBB_IN_ASTHMA = 0.15  # non-selective beta-blocker probability multiplier in asthma
+NSBB_IN_ASTHMA = 0.3  # non-selective beta-blocker probability multiplier in asthma
 VALPROATE_PPP = (0.6, 0.2)  # women 12-55 on valproate: annual form in the last year, only older
 
 # --- monitoring behaviour ---------------------------------------------------------------------------
@@ -273,11 +273,11 @@ VALPROATE_PPP = (0.6, 0.2)  # women 12-55 on valproate: annual form in the last 
 # patients are overdue for a test at the as-of date, as audits of shared-care monitoring find): the
 # gap between tests is the target interval × U(lo, hi).
 ADHERENCE = (  # (share, lo, hi)
-    (0.42, 0.72, 1.0),
+    (0.36, 0.72, 1.0),
     (0.30, 0.85, 1.5),
-    (0.22, 1.1, 2.4),
+    (0.27, 1.1, 2.4),
 )
-NEVER_TESTED = 0.06  # remainder: no test recorded at the practice at all
+NEVER_TESTED = 0.07  # remainder: no test recorded at the practice at all
 
 # Routine (non drug-driven) blood tests and clinic checks per year, by age and condition
 # (**assumption**, to give the background volume of a real record: ~50 rows per patient).
