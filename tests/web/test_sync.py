@@ -266,7 +266,22 @@ def test_unknown_practices_are_skipped_or_created(practices, org):
         practice_names={"Z99999": "Zed Surgery"},
     )
     assert run.opened == 1
-    assert Practice.objects.get(ods_code="Z99999").name == "Zed Surgery"
+    practice = Practice.objects.get(ods_code="Z99999")
+    assert practice.name == "Zed Surgery"
+    assert AuditEvent.objects.filter(action="practice.created", object_id=str(practice.pk)).exists()
+
+
+def test_indicators_are_kept_with_the_run(practices):
+    res = result(W1, week1())
+    run = sync(res)
+    stored = sorted(
+        run.indicators.values_list("practice_ods", "indicator_id", "numerator", "denominator")
+    )
+    expected = sorted(
+        (i["practice"], i["indicator_id"], i["numerator"], i["denominator"])
+        for i in res.indicators.to_pylist()
+    )
+    assert stored == expected and len(stored) == 2
 
 
 def test_sync_closes_work_in_progress_when_monitoring_is_done(practices, tech_a):

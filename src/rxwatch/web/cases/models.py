@@ -88,6 +88,24 @@ class SearchRun(models.Model):
         return f"search of {self.as_of}"
 
 
+class IndicatorCount(models.Model):
+    """The search's indicators.csv for one run (per practice and indicator): what the scorecards
+    read, so their numbers are the search's numbers for the same as-of date."""
+
+    run = models.ForeignKey(SearchRun, on_delete=models.PROTECT, related_name="indicators")
+    practice_ods = models.CharField(max_length=10)
+    indicator_id = models.CharField(max_length=100)
+    numerator = models.PositiveIntegerField()
+    denominator = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "practice_ods", "indicator_id"], name="indicator_unique_per_run"
+            )
+        ]
+
+
 class RecallPolicy(models.Model):
     """An organisation's recall procedure (defaults: the issue's three attempts over three weeks)."""
 

@@ -40,6 +40,7 @@ from rxwatch.web.cases.models import (
     CaseObservation,
     CaseStatus,
     FlagStatus,
+    IndicatorCount,
     MonitoringCase,
     SearchRun,
 )
@@ -196,7 +197,7 @@ def sync_search_run(
         searched_ods = set(result.indicators.column("practice").to_pylist()) | {
             r["practice"] for r in rows
         }
-        practices = _practices(searched_ods, organisation, practice_names or {})
+        practices, created = _practices(searched_ods, organisation, practice_names or {})
         run = SearchRun.objects.create(
             as_of=as_of,
             started_at=at,
@@ -236,7 +237,18 @@ def sync_search_run(
                 )
             )
         }
-        events: list[chain.Event] = []
+        events: list[chain.Event] = [
+            chain.Event(
+                action="practice.created",
+                practice_ods=p.ods_code,
+                object_type="practice",
+                object_id=str(p.pk),
+                after={"name": p.name, "organisation": p.organisation_id},
+                occurred_at=at,
+                **actor,
+            )
+            for p in created
+        ]
         observations: list[NS] = []
 
         def event(action: str, case: NS, before=None, after=None) -> None:
@@ -387,6 +399,14 @@ def sync_search_run(
                 },
             )
         bulk.insert_objects(CaseObservation, observations, OBSERVATION_FIELDS)
+        bulk.insert(
+            IndicatorCount,
+            ("run", "practice_ods", "indicator_id", "numerator", "denominator"),
+            (
+                (run.pk, i["practice"], i["indicator_id"], i["numerator"], i["denominator"])
+                for i in result.indicators.to_pylist()
+            ),
+        )
 
         run.flagged = len(flags)
         run.opened, run.updated, run.closed = len(new_cases), updated, len(gone)
@@ -453,12 +473,14 @@ def _terminal(practice_ids: list[int], as_of: dt.date) -> tuple[dict[Key, int], 
 
 def _practices(
     ods_codes: set[str], organisation: Organisation | None, names: Mapping[str, str]
-) -> dict[str, Practice]:
+) -> tuple[dict[str, Practice], list[Practice]]:
+    """The searched practices the workflow store knows, adding the others to ``organisation``."""
     known = {p.ods_code: p for p in Practice.objects.filter(ods_code__in=ods_codes)}
-    missing = sorted(ods_codes - set(known))
-    if missing and organisation is not None:
-        for ods in missing:
+    created = []
+    if organisation is not None:
+        for ods in sorted(ods_codes - set(known)):
             known[ods] = Practice.objects.create(
                 organisation=organisation, ods_code=ods, name=names.get(ods) or ods
             )
-    return known
+            created.append(known[ods])
+    return known, created
