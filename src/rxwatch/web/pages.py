@@ -69,6 +69,20 @@ class Viewer:
     def is_oversight(self) -> bool:
         return bool(self.roles & OVERSIGHT_ROLES)
 
+    # Which queues the header offers: the ones the user works from, and all of them for oversight.
+    # (Only navigation: every list is filtered by access, whoever opens it.)
+    @property
+    def shows_worklist(self) -> bool:
+        return self.is_oversight or self.has(Role.TECHNICIAN, Role.PHARMACIST)
+
+    @property
+    def shows_review_queue(self) -> bool:
+        return self.is_oversight or self.has(Role.PHARMACIST)
+
+    @property
+    def shows_escalations(self) -> bool:
+        return self.is_oversight or self.has(Role.GP, Role.PHARMACIST)
+
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
 

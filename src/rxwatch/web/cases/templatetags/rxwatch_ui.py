@@ -47,3 +47,10 @@ def status_tag(value: str) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def rule_test(case) -> str:
+    """The test part of a case's rule_id (``methotrexate.fbc`` → ``fbc``); '' for one-row rules."""
+    prefix = f"{case.rule}."
+    return case.rule_id[len(prefix) :] if case.rule_id.startswith(prefix) else ""
