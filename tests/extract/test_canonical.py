@@ -530,3 +530,33 @@ def test_parquet_missing_column(tmp_path: Path) -> None:
         "dmd_code",
         "required column is missing",
     )
+
+
+# --- edges ----------------------------------------------------------------------------------------
+
+
+def test_spaces_around_fields_are_ignored(tmp_path: Path) -> None:
+    path = extract(tmp_path, events=sub("P002,2025-01-06,", " P002 , 2025-01-06 ,"))
+    con = open_extract(path)
+    assert con.execute("SELECT date FROM events WHERE patient_id = 'P002'").fetchone() == (
+        dt.date(2025, 1, 6),
+    )
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "1799-12-31", "2200-01-01", "2025-01-05 (BC)"])
+def test_implausible_dates_are_refused(tmp_path: Path, date: str) -> None:
+    p = only(extract(tmp_path, events=sub("P002,2025-01-06,", f"P002,{date},")))
+    assert (p.line, p.column, p.value) == (4, "date", date)
+
+
+def test_practice_option_guards_a_csv_extract(tmp_path: Path) -> None:
+    with pytest.raises(ExtractError) as info:
+        open_extract(extract(tmp_path), practice="a81001")
+    (p,) = info.value.problems
+    assert (p.file, p.column, p.value) == ("practices.csv", "ods_code", "A81002")
+    assert "other than A81001" in p.message
+
+
+def test_quoted_empty_field_is_empty(tmp_path: Path) -> None:
+    p = only(extract(tmp_path, patients=sub(P, 'P002,A81001,"",M,9991873740,,')))
+    assert (p.line, p.column, p.message) == (3, "date_of_birth", "required field is empty")

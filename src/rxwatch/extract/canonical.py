@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import nhs_number
 
+from rxwatch.errors import RxWatchError
 from rxwatch.extract.schema import COMPARATORS, SEXES, TABLES, Column, Table
 from rxwatch.extract.validation import MAX_PROBLEMS, ExtractError, Problem
 
@@ -536,6 +537,8 @@ def stage_csv(
         ).fetchall()
         con.execute(f"DROP TABLE IF EXISTS {rejects}")
         con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
+    except duckdb.OutOfMemoryException:
+        raise _out_of_memory(con, file) from None
     except duckdb.Error:
         # DuckDB's own message may quote file content; say only what the user can act on.
         found.add(_Found(blank, None, None, None, None, "the file could not be read as CSV"))
@@ -586,10 +589,20 @@ def stage_parquet(
     )
     try:
         stage = _stage(con, table, present, select, "read_parquet(?)", [str(path)])
+    except duckdb.OutOfMemoryException:
+        raise _out_of_memory(con, file) from None
     except duckdb.Error:
         found.add(_Found(blank, None, None, None, None, "the file could not be read as Parquet"))
         return None
     return Source(table, file, path, "row", stage, "rowid", present, bad=_bad_rows(stage))
+
+
+def _out_of_memory(con: duckdb.DuckDBPyConnection, file: str) -> RxWatchError:
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    return RxWatchError(
+        f"not enough memory to read {file} (DuckDB memory limit {limit[0] if limit else '?'});"
+        " free memory, or run on a larger machine; nothing was stored"
+    )
 
 
 def _stage(
