@@ -203,7 +203,7 @@ def test_results_have_units_plausible_values_and_comparators(con):
         ("wbc", 1.0, 20, "10^9/L"), ("platelets", 50, 700, "10^9/L"),
         ("alt", 3, 400, "U/L"), ("creatinine", 25, 1200, "umol/L"),
         ("potassium", 2.5, 7, "mmol/L"), ("lithium-level", 0.1, 2, "mmol/L"),
-        ("tsh", 0.01, 60, "mU/L"), ("hba1c", 25, 130, "mmol/mol"),
+        ("tsh", 0.01, 80, "mU/L"), ("hba1c", 25, 130, "mmol/mol"),
         ("systolic-bp", 80, 220, "mmHg"), ("weight", 30, 200, "kg"),
     ):  # fmt: skip
         row = q(
