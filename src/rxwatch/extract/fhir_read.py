@@ -195,9 +195,8 @@ CREATE OR REPLACE TEMP MACRO {_PREFIX}ref_medication(ref) AS CASE
   WHEN ref LIKE 'Medication/%' AND strpos(substr(ref, 12), '/') = 0 THEN ref
   ELSE nullif(regexp_extract(ref, '(^|/)(Medication/[^/]+)(/_history/[^/]*)?$', 2), '') END;
 CREATE OR REPLACE TEMP MACRO {_PREFIX}pick(codings, sys) AS CASE
-  WHEN len(codings) = 1 THEN CASE WHEN rtrim(codings[1].system, '/') = sys
-                                       AND nullif(trim(codings[1].code), '') IS NOT NULL
-                                  THEN codings[1] END
+  WHEN len(codings) = 1 AND codings[1].system = sys AND length(codings[1].code) > 0
+    THEN codings[1]
   ELSE coalesce(
     list_filter(codings, lambda c: rtrim(c.system, '/') = sys
                                    AND nullif(trim(c.code), '') IS NOT NULL AND c.userSelected)[1],
@@ -639,8 +638,10 @@ class _Reader:
                 coalesce(gp2.ods, {practice}) AS practice,
                 {_PREFIX}dkind(dob) AS dob_k, {_PREFIX}dkind(dod) AS dod_k,
                 {_PREFIX}dkind(reg_end) AS end_k,
-                row_number() OVER (PARTITION BY patient_id ORDER BY pk) AS dup
+                CASE WHEN pk > first.pk THEN 2 ELSE 1 END AS dup
               FROM p LEFT JOIN gp2 USING (pk)
+                LEFT JOIN (SELECT patient_id, min(pk) AS pk FROM p GROUP BY patient_id) first
+                  USING (patient_id)
             )
             SELECT *,
               CASE
@@ -732,7 +733,7 @@ class _Reader:
         t, p = self.t, _PREFIX
         self.q(
             f"""CREATE TEMP TABLE {t("ev")} AS
-            WITH obs AS (
+            WITH obs AS NOT MATERIALIZED (
               SELECT src, line, entry, r.subject AS subject, r.code AS code,
                 CASE WHEN r.effectiveDateTime IS NOT NULL THEN 'effectiveDateTime'
                      WHEN r.effectivePeriod.start IS NOT NULL THEN 'effectivePeriod.start'
