@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RXWATCH = [sys.executable, "-m", "rxwatch.cli"]
+STEPS = ("synth-csv", "synth-parquet", "import-csv", "export-fhir", "import-fhir")
 AS_OF = "2026-11-01"
 
 
@@ -67,10 +68,23 @@ def _tree_rss(root: int) -> int:
     return total
 
 
+TIMEOUT: float | None = None  # seconds per step (--timeout)
+
+
+TIME = (
+    "/usr/bin/time"  # GNU time: max RSS and CPU of exactly this step's process (and its children)
+)
+
+
 def run(cmd: list[str]) -> Result:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timed = os.path.exists(TIME)
+    if timed:
+        cmd = [TIME, "-f", "BENCHTIME %M %U %S", *cmd]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     peak = [0]
     done = threading.Event()
 
@@ -81,13 +95,24 @@ def run(cmd: list[str]) -> Result:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, err = proc.communicate()
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # the step and its workers
+        out, err = proc.communicate()
+        err += f"\ntimed out after {TIMEOUT:.0f} s"
     done.set()
     sampler.join()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Result(wall, cpu, after.ru_maxrss * 1024, peak[0], proc.returncode, out, err)
+    largest = after.ru_maxrss * 1024  # fallback: the largest child so far
+    lines = err.splitlines()
+    if timed and lines and lines[-1].startswith("BENCHTIME "):
+        kb, user, system = lines[-1].split()[1:]
+        largest, cpu = int(kb) * 1024, float(user) + float(system)
+        err = "\n".join(lines[:-1])
+    return Result(wall, cpu, largest, peak[0], proc.returncode, out, err)
 
 
 def available(module: str, attr: str) -> bool:
@@ -136,7 +161,16 @@ def main() -> None:
     ap.add_argument("--practices", type=int, default=100)
     ap.add_argument("--tmp", type=Path, help="working directory (default: a new one under /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the extracts and stores")
+    ap.add_argument("--timeout", type=float, help="seconds allowed per step")
+    ap.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"comma-separated subset of {','.join(STEPS)} (later steps need the CSV synth)",
+    )
     args = ap.parse_args()
+    global TIMEOUT
+    TIMEOUT = args.timeout
+    steps = set(args.steps.split(","))
     work = args.tmp or Path(tempfile.mkdtemp(prefix="rxwatch-bench-", dir="/tmp"))
     work.mkdir(parents=True, exist_ok=True)
     n, p = args.patients, args.practices
@@ -146,37 +180,43 @@ def main() -> None:
         base = ["synth", "--patients", str(n), "--practices", str(p), "--seed", "1"]
         base += ["--as-of", AS_OF]
         csv_dir, pq_dir = work / "csv", work / "parquet"
-        r = run([*RXWATCH, *base, "--out", str(csv_dir), "--format", "csv"])
-        rows = _rows(r.stdout) if r.returncode == 0 else 0
-        size = sum(f.stat().st_size for f in csv_dir.glob("*.csv")) if csv_dir.exists() else 0
-        report("synth CSV", r, f"{rows:,} rows ({rows / max(n, 1):.1f}/patient), {_gb(size)}")
-        r = run([*RXWATCH, *base, "--out", str(pq_dir), "--format", "parquet"])
-        size = sum(f.stat().st_size for f in pq_dir.glob("*.parquet")) if pq_dir.exists() else 0
-        report("synth Parquet", r, _gb(size))
+        rows = 0
+        if "synth-csv" in steps:
+            r = run([*RXWATCH, *base, "--out", str(csv_dir), "--format", "csv"])
+            rows = _rows(r.stdout) if r.returncode == 0 else 0
+            size = sum(f.stat().st_size for f in csv_dir.glob("*.csv")) if csv_dir.exists() else 0
+            report("synth CSV", r, f"{rows:,} rows ({rows / max(n, 1):.1f}/patient), {_gb(size)}")
+        if "synth-parquet" in steps:
+            r = run([*RXWATCH, *base, "--out", str(pq_dir), "--format", "parquet"])
+            size = sum(f.stat().st_size for f in pq_dir.glob("*.parquet")) if pq_dir.exists() else 0
+            report("synth Parquet", r, _gb(size))
 
-        if available("rxwatch.extract.store", "import_extract") and rows:
-            store = work / "store-csv.duckdb"
-            r = run([*RXWATCH, "import", str(csv_dir), "--store", str(store)])
-            report("import CSV", r, f"{rows / r.wall:,.0f} rows/s (target ≥ 1,000,000)")
-        else:
-            print(f"{'import CSV':<34} not available yet")
+        if "import-csv" in steps:
+            if available("rxwatch.extract.store", "import_extract") and rows:
+                store = work / "store-csv.duckdb"
+                r = run([*RXWATCH, "import", str(csv_dir), "--store", str(store)])
+                report("import CSV", r, f"{rows / r.wall:,.0f} rows/s (target ≥ 1,000,000)")
+            else:
+                print(f"{'import CSV':<34} not available yet")
 
         fhir_dir = work / "fhir"
-        if available("rxwatch.extract.fhir", "export_ndjson") and rows:
-            r = run([*RXWATCH, "export-fhir", "--extract", str(csv_dir), "--out", str(fhir_dir)])
-            resources = _ndjson_lines(fhir_dir) if r.returncode == 0 else 0
-            report("export FHIR NDJSON", r, f"{resources:,} resources")
+        resources = 0
+        if "export-fhir" in steps:
+            if available("rxwatch.extract.fhir", "export_ndjson") and rows:
+                cmd = ["export-fhir", "--extract", str(csv_dir), "--out", str(fhir_dir)]
+                r = run([*RXWATCH, *cmd])
+                resources = _ndjson_lines(fhir_dir) if r.returncode == 0 else 0
+                report("export FHIR NDJSON", r, f"{resources:,} resources")
+            else:
+                print(f"{'export FHIR NDJSON':<34} not available yet")
+        if "import-fhir" in steps:
             if available("rxwatch.extract.store", "import_extract") and resources:
                 store = work / "store-fhir.duckdb"
                 r = run([*RXWATCH, "import", str(fhir_dir), "--store", str(store)])
-                report(
-                    "import FHIR NDJSON", r, f"{resources / r.wall:,.0f} resources/s (≥ 300,000)"
-                )
+                rate = f"{resources / r.wall:,.0f} resources/s (target ≥ 300,000)"
+                report("import FHIR NDJSON", r, rate)
             else:
                 print(f"{'import FHIR NDJSON':<34} not available yet")
-        else:
-            print(f"{'export FHIR NDJSON':<34} not available yet")
-            print(f"{'import FHIR NDJSON':<34} not available yet")
     finally:
         if not args.keep and not args.tmp:
             shutil.rmtree(work, ignore_errors=True)
