@@ -332,3 +332,22 @@ def test_the_engine_finds_work_for_every_rule(extract, tmp_path):
     late = sum(s * d for s, d in worst.values())
     treated = sum(d for _, d in worst.values())
     assert 0.10 <= late / treated <= 0.30, worst
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "fhir"])
+def test_parquet_and_fhir_read_back_as_the_same_population(tmp_path, fmt):
+    """Each format validates with the reader and holds the same patients and row counts as CSV."""
+    load = pytest.importorskip("rxwatch.extract.load")
+    if fmt == "fhir":
+        pytest.importorskip("rxwatch.extract.fhir")
+    kw = dict(patients=800, practices=2, seed=13, as_of=AS_OF)
+    generate(out=tmp_path / "csv", fmt="csv", **kw)
+    summary = generate(out=tmp_path / fmt, fmt=fmt, **kw)
+    assert f"({fmt})" in summary
+    counts = []
+    for d in ("csv", fmt):
+        con = load.open_extract(tmp_path / d)
+        counts.append([con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0] for t in TABLES])
+        con.close()
+    assert counts[0] == counts[1]
+    assert not [p for p in (tmp_path / fmt).iterdir() if p.name.startswith(".synth-")]
