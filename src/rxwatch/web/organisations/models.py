@@ -22,7 +22,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Administrator"
 
 
-HUB_ROLES = frozenset({Role.HUB_LEAD, Role.ADMIN})
+HUB_ROLES = (Role.ADMIN, Role.HUB_LEAD)  # a tuple, not a set: migrations need a stable order
 
 
 class User(AbstractUser):
