@@ -79,3 +79,11 @@ def test_trend_direction_respects_lower_is_better():
     assert trend([10, 10, 10, 20], lower_is_better=True) is Trend.WORSENING
     assert trend([50, 50.5, 51]) is Trend.STABLE
     assert trend([None, 50]) is Trend.UNKNOWN
+
+
+def test_binomial_band_uses_exact_tails():
+    from rxwatch.scorecard import binomial_band
+
+    assert binomial_band(95, 100, 0.9) == "within"  # P(X >= 95) = 5.8%
+    assert binomial_band(40, 50, 0.9) == "outside 95%"
+    assert binomial_band(30, 50, 0.9) == "outside 99.8%"

@@ -107,6 +107,26 @@ def funnel_limits(n: int, p0: float, *, method: str = "exact") -> FunnelLimits:
     )
 
 
+def binomial_band(r: int, n: int, p0: float) -> str:
+    """Classify an observed count ``r`` of ``n`` by its exact binomial tails under ``p0``.
+
+    The interpolated limits are for drawing smooth curves; near a discrete step a point can sit
+    just beyond the curve while its tail probability is above 2.5% (e.g. 95/100 against 0.9:
+    P(X >= 95) = 5.8%). The tails decide, so the table never calls such a point unusual.
+    """
+    if n <= 0:
+        raise ValueError("a band needs a denominator of at least 1")
+    cdf = _binomial_cdf_table(n, p0)
+    lower_tail = cdf[r]  # P(X <= r)
+    upper_tail = 1.0 - (cdf[r - 1] if r > 0 else 0.0)  # P(X >= r)
+    tail = min(lower_tail, upper_tail)
+    if tail < 0.001:
+        return "outside 99.8%"
+    if tail < 0.025:
+        return "outside 95%"
+    return "within"
+
+
 class Rag(StrEnum):
     """RAG status with the words shown beside the colour (never colour alone)."""
 

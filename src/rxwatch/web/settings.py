@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rxwatch.web.reviews",
     "rxwatch.web.audit",
     "rxwatch.web.api",
+    "rxwatch.web.scorecards",
 ]
 
 MIDDLEWARE = [
