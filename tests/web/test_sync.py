@@ -337,3 +337,15 @@ def test_excluded_patient_closes_with_its_own_reason(practices):
     w2 = [r for r in week1() if r["patient_id"] != "P1"]
     sync(result(W2, w2), in_population=lambda keys: dict.fromkeys(keys, EXCLUDED))
     assert case("P1").closed_reason.startswith("Excluded from the rule by the search of 2026-11-16")
+
+
+def test_escalation_leaves_the_gp_queue_when_the_search_closes_its_case(practices, pharm_a, gp_a):
+    from rxwatch.web.cases import queries
+
+    sync(result(W1, week1()))
+    reviews.escalate_to_gp(user=pharm_a, case=case("P2"), note="please review", at=at(W1))
+    assert queries.escalation_queue(gp_a).count() == 1
+    w2 = [r for r in week1() if r["patient_id"] != "P2"]
+    sync(result(W2, w2), in_population=lambda keys: dict.fromkeys(keys, APPLIES))
+    assert case("P2").status == CaseStatus.CLOSED
+    assert queries.escalation_queue(gp_a).count() == 0

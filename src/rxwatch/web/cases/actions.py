@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from rxwatch.web.audit import chain
 from rxwatch.web.cases import state
@@ -178,7 +179,7 @@ def book_bloods(
     """Record the appointment the patient has for their test."""
     at = state.now(at)
     location = state.require_text(location, "where the test is booked")
-    if date < at.date():
+    if date < timezone.localdate(at):
         raise ValidationFailed("the booking date is in the past")
     with transaction.atomic():
         case = state.lock(case)
@@ -223,9 +224,9 @@ def suppress_case(
     """Hide the flag until ``review_date`` (pharmacists only): searches before then do not reopen it."""
     at = state.now(at)
     state.require_choice(reason, SuppressionReason, "reason")
-    if review_date <= at.date():
+    if review_date <= timezone.localdate(at):
         raise ValidationFailed("the review date must be in the future")
-    if review_date > at.date() + dt.timedelta(days=MAX_SUPPRESSION_DAYS):
+    if review_date > timezone.localdate(at) + dt.timedelta(days=MAX_SUPPRESSION_DAYS):
         raise ValidationFailed("a suppression must be reviewed within a year")
     with transaction.atomic():
         case = state.lock(case)

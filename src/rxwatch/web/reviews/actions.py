@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.utils import timezone
 
 from rxwatch.web.cases import state
 from rxwatch.web.cases.models import ACTIVE_STATUSES, CaseStatus, MonitoringCase, RecallPolicy
@@ -142,7 +143,7 @@ def sign_off(
             at,
             closed_at=at,
             closed_reason=f"Reviewed and signed off: {Decision(review.decision).label.lower()}",
-            covered_until=at.date() + dt.timedelta(days=policy.decision_cover_days),
+            covered_until=timezone.localdate(at) + dt.timedelta(days=policy.decision_cover_days),
         )
         state.audit_case(
             case,
@@ -197,7 +198,8 @@ def gp_decide(
                 at,
                 closed_at=at,
                 closed_reason=f"Closed by GP: {Decision(decision).label.lower()}",
-                covered_until=at.date() + dt.timedelta(days=policy.decision_cover_days),
+                covered_until=timezone.localdate(at)
+                + dt.timedelta(days=policy.decision_cover_days),
             )
         else:
             state.set_status(case, CaseStatus.IN_REVIEW, at)
