@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1144,7 +1143,7 @@ class _Reader:
         for rtype, reason, n, where in refused:
             rep.refused.setdefault(rtype, {})[reason] = n
             rep.refused_at[f"{rtype}: {reason}"] = [w.rstrip(": ") for w in where]
-        rep.notes = dict(Counter(dict(self.q(f"SELECT note, n FROM {t('notes')}").fetchall())))
+        rep.notes = dict(self.q(f"SELECT note, n FROM {t('notes')}").fetchall())
         for table in ("practices", "patients", "medications", "events"):
             rep.rows[table] = self.q(f"SELECT count(*) FROM {table}").fetchone()[0]
         return rep
