@@ -38,3 +38,24 @@ def test_filter_rewrites_records_and_exceptions():
 def test_django_logging_uses_the_filter(settings):
     handlers = settings.LOGGING["handlers"]
     assert all("redact" in h.get("filters", []) for h in handlers.values())
+
+
+def test_every_logger_that_can_print_a_url_is_redacted():
+    """django.server prints request lines, django.request errors with URLs: each handler that can
+    receive their records carries the filter."""
+    for name in (
+        "django.server",
+        "django.request",
+        "django",
+        "rxwatch.web",
+        "ninja",
+        "py.warnings",
+    ):
+        logger = logging.getLogger(name)
+        handlers = []
+        while logger is not None:
+            handlers += [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
+            logger = logger.parent if logger.propagate else None
+        assert handlers, name
+        for h in handlers:
+            assert any(isinstance(f, RedactPatientIdentifiers) for f in h.filters), (name, h)
