@@ -47,6 +47,10 @@ def test_technician_three_attempts_make_a_non_responder(journey, practice):
     journey.sign_in("tech")
     page.get_by_role("link", name="Worklist").first.click()
     journey.shot("worklist")
+    page.set_viewport_size({"width": 1024, "height": 768})  # a tablet in landscape
+    journey.shot("worklist-tablet")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024  # no sideways scroll
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_role("link", name=case.patient_id).click()
     journey.shot("case")
     for attempt in (1, 2, 3):

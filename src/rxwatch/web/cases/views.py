@@ -373,9 +373,5 @@ def reminder(request: HttpRequest) -> HttpResponse:
                 what="reminder",
                 detail={"found": result.nhs_number_found, "cases": [c.pk for c in result.cases]},
             )
-    template = (
-        "cases/_reminder_result.html"
-        if request.headers.get("HX-Request") and result
-        else ("cases/reminder.html")
-    )
-    return page(request, template, {"form": form, "result": result})
+    # htmx swaps the form column (errors, form and answer) in place: the same page either way.
+    return page(request, "cases/reminder.html", {"form": form, "result": result})
