@@ -536,3 +536,11 @@ def test_practice_of_another_organisation_is_invisible(client, hub_lead):
     client.force_login(hub_lead)
     assert client.get(url("case", case_id=case.pk)).status_code == 404
     assert MonitoringCase.objects.filter(pk=case.pk).exists()
+
+
+def test_activity_people_only_hides_the_search(client, hub_lead, tech_a, case_a):
+    actions.record_contact_attempt(user=tech_a, case=case_a, method="sms", outcome="no_answer")
+    client.force_login(hub_lead)
+    page = html(client.get(url("activity"), {"kind": "people"}))
+    table = page.split("Apply filters", 1)[1]
+    assert "tech_a" in table and ">system<" not in table

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from rxwatch.web.audit.chain import SYSTEM
 from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.pages import OVERSIGHT_ROLES, page, pager, paginate, viewer
 
@@ -34,7 +35,11 @@ ACTIONS = {
     "viewed.escalation_queue": "Viewed the escalation queue",
     "viewed.reminder": "Reactive reminder lookup",
 }
-KINDS = {"changes": "Changes only", "views": "Views only"}
+KINDS = {
+    "people": "People only (not the search)",
+    "changes": "Changes only",
+    "views": "Views only",
+}
 
 
 @login_required
@@ -52,7 +57,9 @@ def activity(request: HttpRequest) -> HttpResponse:
     if who:
         qs = qs.filter(actor_username=who)
     kind = request.GET.get("kind") or ""
-    if kind == "changes":
+    if kind == "people":
+        qs = qs.exclude(actor_username=SYSTEM)
+    elif kind == "changes":
         qs = qs.exclude(action__startswith="viewed.")
     elif kind == "views":
         qs = qs.filter(action__startswith="viewed.")
