@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace as NS
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -58,6 +58,7 @@ PopulationOracle = Callable[
     [Collection[tuple[str, str, str]]], Mapping[tuple[str, str, str], Verdict]
 ]
 Key = tuple[int, str, str]  # (practice id, patient_id, rule_id)
+_SYNC_LOCK_KEY = 0x52585753  # "RXWS"
 
 # What a search says about a case. A change in EVIDENCE is an event (observation + audit); the reason's
 # wording and days_overdue move every week with the date and are updated silently.
@@ -189,6 +190,7 @@ def sync_search_run(
     actor = chain.actor_fields(user, "search") if user is not None else chain.actor_fields(None, "")
 
     with transaction.atomic():
+        _lock_sync()
         done = SearchRun.objects.filter(fingerprint=fp, finished_at__isnull=False).first()
         if done is not None:
             return done
@@ -439,6 +441,14 @@ def sync_search_run(
             "search of %s: %d rows for practices not set up in the workflow store", as_of, skipped
         )
     return run
+
+
+def _lock_sync() -> None:
+    """One sync at a time: PostgreSQL by an advisory lock held to the end of the transaction; SQLite
+    transactions are IMMEDIATE, so a second writer waits for the first anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_SYNC_LOCK_KEY])
 
 
 def _col(field: str) -> str:
