@@ -208,5 +208,48 @@ def serve(host: str, port: int) -> None:
     call_command("runserver", f"{host}:{port}", use_reloader=False, insecure_serving=True)
 
 
+@main.group()
+def report() -> None:
+    """Reports: the monthly audit summary."""
+
+
+@report.command("monthly")
+@click.option("--month", required=True, help="The month, YYYY-MM.")
+@click.option("--practice", help="ODS code of one practice.")
+@click.option("--pcn", help="A PCN (code, name or id): its practices.")
+@click.option("--organisation", help="An organisation's code: its practices (default: all).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_monthly(month: str, practice: str | None, pcn: str | None,
+                   organisation: str | None, out: Path) -> None:
+    """Write the monthly audit summary PDF for a practice, a PCN or an organisation."""
+    from rxwatch.web.bootstrap import setup
+
+    setup()
+    from rxwatch.web.reports.commands import monthly_pdf
+
+    click.echo(monthly_pdf(month=month, out=out, practice=practice, pcn=pcn,
+                           organisation=organisation))
+
+
+@main.group()
+def scorecard() -> None:
+    """Scorecards."""
+
+
+@scorecard.command("backfill")
+@click.option("--store", type=click.Path(path_type=Path), help="Clinical store (default from settings).")
+@click.option("--months", type=click.IntRange(1, 36), default=12, show_default=True)
+@click.option("--force", is_flag=True, help="Run again for month-ends already backfilled.")
+def scorecard_backfill(store: Path | None, months: int, force: bool) -> None:
+    """Search the clinical store as of each past month-end (indicators only, no cases), so the
+    scorecards show a year of history from day one."""
+    from rxwatch.web.bootstrap import setup
+
+    setup(migrate=True)
+    from rxwatch.web.reports.commands import backfill
+
+    click.echo(backfill(store=store, months=months, force=force))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rxwatch.web.audit",
     "rxwatch.web.api",
     "rxwatch.web.scorecards",
+    "rxwatch.web.reports",
 ]
 
 MIDDLEWARE = [

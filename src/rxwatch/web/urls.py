@@ -11,4 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("", include("rxwatch.web.pages_urls")),
+    path("", include("rxwatch.web.scorecards.urls")),
+    path("", include("rxwatch.web.reports.urls")),
 ]

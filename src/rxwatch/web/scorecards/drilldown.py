@@ -1,0 +1,82 @@
+"""The patients behind a scorecard cell: the cases the month-end search had flagged for that rule at
+that practice. Reads start from ``MonitoringCase.objects.visible_to(user)``, so a practice the user
+cannot see yields nothing (the view turns that into a 404)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from rxwatch.web.cases.models import CaseObservation, FlagStatus, MonitoringCase
+from rxwatch.web.organisations import access
+from rxwatch.web.organisations.models import Practice, User
+from rxwatch.web.scorecards.services import Cell, Indicator, indicator, month_start, snapshots
+
+
+@dataclass
+class DrillDown:
+    practice: Practice
+    indicator: Indicator
+    cell: Cell | None
+    as_of: dt.date | None
+    cases: list[MonitoringCase]
+
+
+def practice_for(user: User, ods: str) -> Practice | None:
+    return (
+        access.visible_practices(user).select_related("organisation").filter(ods_code=ods).first()
+    )
+
+
+def flagged_cases(
+    user: User, practice: Practice, indicator_id: str, as_of: dt.date
+) -> QuerySet[MonitoringCase]:
+    """Cases of (practice, rule) that the search as of ``as_of`` flagged: first flagged on or
+    before that date and still flagged by a run on or after it."""
+    return (
+        MonitoringCase.objects.visible_to(user)
+        .filter(
+            practice=practice,
+            rule_id=indicator_id,
+            first_flagged_run__as_of__lte=as_of,
+            last_seen_run__as_of__gte=as_of,
+        )
+        .select_related("practice", "first_flagged_run", "last_seen_run")
+        .by_priority()
+    )
+
+
+def drill_down(user: User, practice: Practice, indicator_id: str, month: dt.date) -> DrillDown:
+    """The month's cell and its cases, each with what the search said on the snapshot date."""
+    from rxwatch.web.scorecards.services import Targets
+
+    ind = indicator(indicator_id)
+    count = snapshots([month_start(month)], [practice.ods_code]).get(
+        (practice.ods_code, indicator_id, month_start(month))
+    )
+    cell = (
+        Cell(
+            practice.ods_code, ind, month, count, Targets(practice.organisation).for_indicator(ind)
+        )
+        if count
+        else None
+    )
+    if count is None:
+        return DrillDown(practice, ind, None, None, [])
+    cases = list(flagged_cases(user, practice, indicator_id, count.as_of))
+    # the flag status on the snapshot date: the latest observation up to then
+    status: dict[int, str] = {}
+    for case_id, flag in (
+        CaseObservation.objects.filter(case__in=cases, run__as_of__lte=count.as_of)
+        .order_by("case_id", "run__as_of", "id")
+        .values_list("case_id", "flag_status")
+    ):
+        status[case_id] = flag
+    for c in cases:
+        c.flag_then = status.get(c.pk, c.flag_status)
+        c.flag_then_label = FlagStatus(c.flag_then).label
+    if ind.kind == "monitoring":  # due soon is still in date: in the numerator, not behind it
+        cases = [c for c in cases if c.flag_then != FlagStatus.DUE_SOON]
+    return DrillDown(practice, ind, cell, count.as_of, cases)
