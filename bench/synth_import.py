@@ -69,6 +69,7 @@ def _tree_rss(root: int) -> int:
 
 
 TIMEOUT: float | None = None  # seconds per step (--timeout)
+MAX_RSS: int | None = None  # bytes (--max-rss-gb): a step whose process tree passes it is stopped
 
 
 TIME = (
@@ -88,9 +89,14 @@ def run(cmd: list[str]) -> Result:
     peak = [0]
     done = threading.Event()
 
+    killed = []
+
     def sample() -> None:
         while not done.is_set():
             peak[0] = max(peak[0], _tree_rss(proc.pid))
+            if MAX_RSS and peak[0] > MAX_RSS and not killed:
+                killed.append(True)  # protect a shared machine: stop the step, report it
+                os.killpg(proc.pid, 9)
             done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -103,6 +109,8 @@ def run(cmd: list[str]) -> Result:
         err += f"\ntimed out after {TIMEOUT:.0f} s"
     done.set()
     sampler.join()
+    if killed:
+        err += f"\nstopped: the process tree passed --max-rss-gb ({MAX_RSS / 1e9:.0f} GB)"
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -147,12 +155,13 @@ def _rows(summary: str) -> int:
     return sum(int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*)", part))
 
 
+def _lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+
+
 def _ndjson_lines(d: Path) -> int:
-    total = 0
-    for p in d.rglob("*.ndjson"):
-        with p.open("rb") as f:
-            total += sum(chunk.count(b"\n") for chunk in iter(lambda f=f: f.read(1 << 24), b""))
-    return total
+    return sum(_lines(p) for p in d.rglob("*.ndjson"))
 
 
 def main() -> None:
@@ -162,14 +171,16 @@ def main() -> None:
     ap.add_argument("--tmp", type=Path, help="working directory (default: a new one under /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the extracts and stores")
     ap.add_argument("--timeout", type=float, help="seconds allowed per step")
+    ap.add_argument("--max-rss-gb", type=float, help="stop a step whose processes use more memory")
     ap.add_argument(
         "--steps",
         default=",".join(STEPS),
         help=f"comma-separated subset of {','.join(STEPS)} (later steps need the CSV synth)",
     )
     args = ap.parse_args()
-    global TIMEOUT
+    global TIMEOUT, MAX_RSS
     TIMEOUT = args.timeout
+    MAX_RSS = int(args.max_rss_gb * 1e9) if args.max_rss_gb else None
     steps = set(args.steps.split(","))
     work = args.tmp or Path(tempfile.mkdtemp(prefix="rxwatch-bench-", dir="/tmp"))
     work.mkdir(parents=True, exist_ok=True)
@@ -186,6 +197,9 @@ def main() -> None:
             rows = _rows(r.stdout) if r.returncode == 0 else 0
             size = sum(f.stat().st_size for f in csv_dir.glob("*.csv")) if csv_dir.exists() else 0
             report("synth CSV", r, f"{rows:,} rows ({rows / max(n, 1):.1f}/patient), {_gb(size)}")
+        elif csv_dir.is_dir():  # reuse an extract from an earlier run (--tmp DIR)
+            rows = sum(_lines(f) - 1 for f in csv_dir.glob("*.csv"))
+            print(f"{'(reusing CSV extract)':<34} {rows:,} rows in {csv_dir}")
         if "synth-parquet" in steps:
             r = run([*RXWATCH, *base, "--out", str(pq_dir), "--format", "parquet"])
             size = sum(f.stat().st_size for f in pq_dir.glob("*.parquet")) if pq_dir.exists() else 0

@@ -190,6 +190,17 @@ HINTS: dict[str, tuple[str, ...]] = {
             "chronic kidney disease stage 4", "chronic kidney disease stage 5"),
 }
 
+# Units a day by product where it differs from the drug's default (**assumption**, usual adult doses
+# as in the BNF, from memory): so a once-daily DOAC is never issued as 56 tablets for 28 days.
+PER_DAY: dict[str, float] = {
+    "apixaban": 2, "rivaroxaban": 1, "edoxaban": 1, "warfarin 1mg": 2, "warfarin 3mg": 1,
+    "warfarin 5mg": 1, "quetiapine 25mg": 2, "risperidone 1mg": 2, "olanzapine": 1,
+    "aripiprazole": 1, "clozapine 100mg": 3, "clozapine 25mg": 2, "sodium valproate 500mg": 2,
+    "epilim chrono 500": 2, "sodium valproate 200mg": 3, "naproxen 500mg": 2, "naproxen 250mg": 3,
+    "ibuprofen 400mg": 3, "diclofenac sodium 50mg": 3, "propranolol 10mg": 3,
+    "propranolol 40mg": 2, "propranolol 80mg": 1, "azathioprine 50mg": 2, "azathioprine 25mg": 1,
+    "mercaptopurine": 1, "ticagrelor": 2, "priadel": 2, "lithium carbonate": 2,
+}
 # fmt: on
 DMARD_PANELS = ("fbc", "lft", "renal")
 DMARD_PHASES = ((42, 14), (133, 28))

@@ -129,6 +129,7 @@ class Context:
     as_of: int
     book: CodeBook
     drugs: list[tuple[P.Drug, np.ndarray]]  # drugs whose codelist is shipped, with product codes
+    per_day: dict[str, np.ndarray]  # drug → units a day of each product (quantity = days × this)
     panels: dict[str, Panel]
     diagnoses: dict[str, np.ndarray]
     asthma_resolved: np.ndarray
@@ -180,10 +181,15 @@ class Context:
             + [c.codelist for c in P.CONDITIONS if c.codelist]
             + ["asthma-resolved", "secondary-care-monitoring", "valproate-ppp"]
         )
+        per_day = {
+            d.codelist: np.array([_per_day(d, book.code_terms[i]) for i in products], float)
+            for d, products in drugs
+        }
         return cls(
             as_of=_days(as_of),
             book=book,
             drugs=drugs,
+            per_day=per_day,
             panels=panels,
             diagnoses=diagnoses,
             asthma_resolved=book.pick("asthma-resolved", 1),
@@ -192,6 +198,17 @@ class Context:
             units=units,
             missing=book.missing(sorted(set(wanted))),
         )
+
+
+def _products(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
+    """Which of ``k`` products each of ``n`` users gets: the everyday one most often (½, ¼, …)."""
+    w = 0.5 ** np.arange(k)
+    return rng.choice(k, n, p=w / w.sum())
+
+
+def _per_day(drug: P.Drug, term: str) -> float:
+    low = term.lower()
+    return next((v for k, v in P.PER_DAY.items() if k in low), drug.per_day)
 
 
 @dataclass
@@ -441,8 +458,8 @@ class Chunk:
         jitter = np.where(inner, rng.integers(-4, 5, len(rep)), 0)
         date = last[rep] - k * cycle[rep] + jitter
         keep = ~(inner & (rng.random(len(rep)) < 0.03))
-        product = rng.integers(0, len(products), m)
-        qty = np.round(cycle * drug.per_day)
+        product = _products(rng, len(products), m)
+        qty = np.round(cycle * self.ctx.per_day[drug.codelist][product])
         self.meds.add(
             pid=idx[rep][keep],
             date=date[keep],
@@ -464,11 +481,12 @@ class Chunk:
         pid = np.repeat(np.arange(pp.n), count)
         date = pp.lo[pid] + (rng.random(len(pid)) * (pp.end[pid] - pp.lo[pid] + 1)).astype(np.int64)
         days = 14 if drug.codelist == "nsaid-oral" else 28
+        product = _products(rng, len(products), len(pid))
         self.meds.add(
             pid=pid,
             date=date,
-            code=products[rng.integers(0, len(products), len(pid))],
-            qty=np.full(len(pid), round(days * drug.per_day)),
+            code=products[product],
+            qty=np.round(days * self.ctx.per_day[drug.codelist][product]),
             days=np.full(len(pid), days),
         )
 
