@@ -306,6 +306,7 @@ def replay(
         rules = rule_info(catalogue)
         import_ids = sorted({str(rec.id) for rec in current_practices(store).values()})
         duck = connect_store(store)
+        duck.execute("SET enable_progress_bar = false")  # the replay prints one line per week
         nhs = {
             (practice, pid): number
             for practice, pid, number in duck.execute(
@@ -334,6 +335,7 @@ def replay(
         # this week: the two overlap on a two-core machine. The workflow part reads the store
         # through its own cursor, as DuckDB requires for a second thread.
         verdicts_con = duck.cursor()
+        verdicts_con.execute("SET enable_progress_bar = false")
         with ThreadPoolExecutor(max_workers=1) as pool:
             ahead = pool.submit(search, days[0])
             for i, day in enumerate(days):
