@@ -13,7 +13,7 @@ from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.cases.models import CaseStatus, FlagStatus
 from rxwatch.web.errors import PermissionDenied
 
-from .factories import MonitoringCaseFactory
+from .factories import MonitoringCaseFactory, staff
 
 SOON = (timezone.localdate() + dt.timedelta(days=5)).isoformat()
 
@@ -297,3 +297,25 @@ def test_reactive_reminder(api, tech_a, practice_a, case_b):
     other = api.post("/reactive-reminder", {"nhs_number": case_b.nhs_number}).json()
     assert other["found"] is False and other["cases"] == []
     assert other["message"] == "No open monitoring actions for this patient."
+
+
+def test_activity_for_oversight_roles_only(api, tech_a, manager_a, hub_lead, case_a, case_b, org):
+    from rxwatch.web.cases import actions
+
+    actions.record_contact_attempt(user=tech_a, case=case_a, method="phone", outcome="no_answer")
+    assert api.get("/activity", user=tech_a).status_code == 403
+    body = api.get("/activity", user=manager_a).json()
+    assert {e["practice_ods"] for e in body["items"]} == {"A81001"}
+    assert body["items"][-1]["action"] == "case.contact_attempt"
+    assert api.get("/activity", who="tech_a").json()["count"] == 1
+    assert api.get("/activity", practice="B82002").json()["count"] == 0
+    # a hub lead sees every practice of the organisation
+    pharm_b = staff("pharmacist", case_b.practice)
+    actions.suppress_case(
+        user=pharm_b,
+        case=case_b,
+        reason="not_applicable",
+        review_date=timezone.localdate() + dt.timedelta(days=9),
+    )
+    practices = {e["practice_ods"] for e in api.get("/activity", user=hub_lead).json()["items"]}
+    assert practices == {"A81001", "B82002"}

@@ -17,6 +17,7 @@ from rxwatch.web.api import schemas as s
 from rxwatch.web.api import tokens
 from rxwatch.web.api.auth import AUTH
 from rxwatch.web.api.models import ApiToken
+from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.cases import actions, queries
 from rxwatch.web.cases.models import MonitoringCase, SearchRun
 from rxwatch.web.errors import (
@@ -320,6 +321,39 @@ def gp_decision(request, escalation_id: int, payload: s.GpDecisionIn):
     )
 
 
+# --- who did what (oversight) ---------------------------------------------------------------------
+
+activity_router = Router(tags=["audit"])
+
+
+@activity_router.get("/activity", response={200: s.ActivityOut, **ERRORS})
+def activity(
+    request,
+    practice: str | None = None,
+    who: str | None = None,
+    action: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+):
+    """The audit trail of the practices where the user is a practice manager, hub lead or admin,
+    newest first. Events name objects by id, never a patient."""
+    user = _user(request)
+    ods = list(
+        access.practices_where(user, access.OVERSIGHT_ROLES).values_list("ods_code", flat=True)
+    )
+    if not ods:
+        raise PermissionDenied("Only a practice manager, hub lead or administrator can see this.")
+    qs = AuditEvent.objects.filter(practice_ods__in=ods).order_by("-seq")
+    if practice:
+        qs = qs.filter(practice_ods=practice)
+    if who:
+        qs = qs.filter(actor_username=who)
+    if action:
+        qs = qs.filter(action=action)
+    count, items = _page(qs, limit, offset)
+    return {"count": count, "items": items}
+
+
 # --- reactive reminder ----------------------------------------------------------------------------
 
 reminders_router = Router(tags=["reactive reminder"])
@@ -352,3 +386,4 @@ api.add_router("/", me_router)
 api.add_router("/", cases_router)
 api.add_router("/", escalations_router)
 api.add_router("/", reminders_router)
+api.add_router("/", activity_router)

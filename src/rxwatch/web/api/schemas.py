@@ -175,3 +175,21 @@ class TokenOut(Schema):
 
 class NewTokenOut(TokenOut):
     token: str
+
+
+class AuditEventOut(Schema):
+    seq: int
+    occurred_at: dt.datetime
+    actor_username: str
+    actor_role: str
+    practice_ods: str
+    action: str
+    object_type: str
+    object_id: str
+    before: dict | None
+    after: dict | None
+
+
+class ActivityOut(Schema):
+    count: int
+    items: list[AuditEventOut]

@@ -19,6 +19,7 @@ from rxwatch.web.organisations.models import Membership, Practice, Role, ScopeOf
 RECALL_ROLES = (Role.TECHNICIAN, Role.PHARMACIST)
 REVIEW_ROLES = (Role.PHARMACIST,)
 GP_ROLES = (Role.GP,)
+OVERSIGHT_ROLES = (Role.PRACTICE_MANAGER, Role.HUB_LEAD, Role.ADMIN)
 ROLE_NOUNS = {
     Role.TECHNICIAN: "pharmacy technician",
     Role.PHARMACIST: "clinical pharmacist",
@@ -45,6 +46,17 @@ def visible_practices(user: User) -> QuerySet[Practice]:
     if not _active(user):
         return Practice.objects.none()
     mine = Membership.objects.filter(user=user)
+    return Practice.objects.filter(
+        Q(id__in=mine.filter(practice__isnull=False).values("practice_id"))
+        | Q(organisation_id__in=mine.filter(practice__isnull=True).values("organisation_id"))
+    )
+
+
+def practices_where(user: User, roles: Iterable[str]) -> QuerySet[Practice]:
+    """Practices at which ``user`` holds one of ``roles`` (directly or through a hub membership)."""
+    if not _active(user):
+        return Practice.objects.none()
+    mine = Membership.objects.filter(user=user, role__in=[str(r) for r in roles])
     return Practice.objects.filter(
         Q(id__in=mine.filter(practice__isnull=False).values("practice_id"))
         | Q(organisation_id__in=mine.filter(practice__isnull=True).values("organisation_id"))
