@@ -522,6 +522,21 @@ def test_activity_for_managers_only_and_their_practices(client, tech_a, manager_
     assert "tech_a" in html(client.get(url("activity"), {"who": "tech_a"}))
 
 
+def test_activity_only_where_the_viewer_has_an_oversight_role(client, manager_a, case_a, case_b):
+    """A practice manager at A who is only a technician at B sees A's trail, not B's."""
+    Membership.objects.create(
+        user=manager_a,
+        organisation=case_b.practice.organisation,
+        practice=case_b.practice,
+        role=Role.TECHNICIAN,
+    )
+    other = staff(Role.TECHNICIAN, case_b.practice, username="tech_b")
+    actions.record_contact_attempt(user=other, case=case_b, method="sms", outcome="no_answer")
+    client.force_login(manager_a)
+    assert "tech_b" not in html(client.get(url("activity"), {"practice": ""}))
+    assert "tech_b" not in html(client.get(url("activity"), {"practice": "B82002"}))
+
+
 def test_hub_lead_sees_all_practices_activity(client, hub_lead, case_a, case_b):
     other = staff(Role.TECHNICIAN, case_b.practice, username="tech_b")
     actions.record_contact_attempt(user=other, case=case_b, method="sms", outcome="no_answer")

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 from rxwatch.web.audit.chain import SYSTEM
 from rxwatch.web.audit.models import AuditEvent
+from rxwatch.web.organisations import access
 from rxwatch.web.pages import OVERSIGHT_ROLES, page, pager, paginate, viewer
 
 # What an action means in words, for the table (unknown actions show as they are).
@@ -48,9 +49,18 @@ def activity(request: HttpRequest) -> HttpResponse:
     v = viewer(request)
     if not v.roles & OVERSIGHT_ROLES:
         raise PermissionDenied("Only a practice manager or hub lead can see who did what.")
-    ods = [p.ods_code for p in v.practices]
+    # Only the practices where the viewer holds an oversight role: a practice manager at A who is a
+    # technician at B sees A's trail, not B's (the same rule as the API's /activity).
+    ods = list(
+        access.practices_where(request.user, access.OVERSIGHT_ROLES).values_list(
+            "ods_code", flat=True
+        )
+    )
     qs = AuditEvent.objects.filter(practice_ods__in=ods)
     practice = v.practice_filter(request.GET.get("practice"))
+    if practice and practice not in ods:
+        practice = None
+        qs = qs.none()
     if practice:
         qs = qs.filter(practice_ods=practice)
     who = (request.GET.get("who") or "").strip()
