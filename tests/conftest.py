@@ -81,17 +81,47 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return make_backend(request.param, request)
 
 
-@pytest.fixture(scope="module")
-def spec(request: pytest.FixtureRequest, backend: Backend, spec_catalogue: Catalogue):
-    """The search over a spec module's named patients, once per backend per module."""
+SPEC_MODULES = (
+    "test_spec_dmards",
+    "test_spec_mental_health",
+    "test_spec_anticoagulants",
+    "test_spec_cardio_thyroid",
+    "test_spec_pincer",
+    "test_spec_missed_dx",
+)
+
+
+@pytest.fixture(scope="session")
+def spec_search(backend: Backend, spec_catalogue: Catalogue):
+    """One search per backend over the named patients of every spec module together (Spark pays a
+    large cost per search). Each patient has a practice of their own (or a module's indicator
+    practice), so modules do not see each other in their checks."""
+    import importlib
+
     from tests.engine.spec.harness import Outcome, drugs_of, kinds_of
     from tests.engine.spec.population import T, build_tables, practice_of
 
-    mod = request.module
-    patients = [c.patient for c in mod.CASES] + list(getattr(mod, "EXTRA_PATIENTS", ()))
-    catalogue = spec_catalogue
-    selected = catalogue.select(mod.RULES)
-    missing = sorted(set(mod.RULES) - {r.id for r in selected.rules})
+    patients, rules = [], []
+    for name in SPEC_MODULES:
+        mod = importlib.import_module(f"tests.engine.spec.{name}")
+        patients += [c.patient for c in mod.CASES] + list(getattr(mod, "EXTRA_PATIENTS", ()))
+        rules += [r for r in mod.RULES if r not in rules]
+    selected = spec_catalogue.select(rules)
+    missing = sorted(set(rules) - {r.id for r in selected.rules})
     assert not missing, f"rules {missing} are not in the shipped catalogue"
-    result = backend.search(build_tables(patients, catalogue), as_of=T, catalogue=selected)
+    result = backend.search(build_tables(patients, spec_catalogue), as_of=T, catalogue=selected)
     return Outcome.build(result, practice_of(patients), kinds_of(selected), drugs_of(selected))
+
+
+@pytest.fixture(scope="module")
+def spec(request: pytest.FixtureRequest, spec_search):
+    """The shared search, seen through one spec module: its ``RULES`` are the rule_ids checked."""
+    import dataclasses
+
+    wanted = set(request.module.RULES)
+    kind = {
+        rid: k
+        for rid, k in spec_search.kind.items()
+        if rid in wanted or rid.split(".")[0] in wanted
+    }
+    return dataclasses.replace(spec_search, rule_ids=tuple(kind), kind=kind)

@@ -308,11 +308,11 @@ CASES = [
 ]
 
 # Practice IND04, by hand:
-#   ind_a  amiodarone, TSH 12 on 2026-10-01, LFT 2026-10-01 → tft out_of_range (not overdue)
-#   ind_b  amiodarone, never tested                       → tft, lft overdue
-#   ind_c  ACE inhibitor, age 80, never tested            → renal, electrolytes overdue
-#   ind_d  ACE inhibitor, age 70                          → not in the at-75 denominator
-#   ind_e  levothyroxine, TSH 2026-10-01                  → in date
+#   ind_cv_a amiodarone, TSH 12 on 2026-10-01, LFT 2026-10-01 → tft out_of_range (not overdue)
+#   ind_cv_b amiodarone, never tested                       → tft, lft overdue
+#   ind_cv_c ACE inhibitor, age 80, never tested            → renal, electrolytes overdue
+#   ind_cv_d ACE inhibitor, age 70                          → not in the at-75 denominator
+#   ind_cv_e levothyroxine, TSH 2026-10-01                  → in date
 # amiodarone.tft: den 2, num 1; amiodarone.lft: den 2, num 1;
 # ace-loop-75.renal / .electrolytes: den 1, num 0; levothyroxine.tsh: den 1, num 1
 IND = "IND04"
@@ -323,10 +323,10 @@ EXTRA_PATIENTS = [
         practice=IND,
         events=merge(AMIO_IN_DATE, {"tsh": [("2026-10-01", 12)]}),
     ),
-    P("ind_b", issues=AMIO, practice=IND),
-    P("ind_c", age=80, issues=ACE, practice=IND),
-    P("ind_d", age=70, issues=ACE, practice=IND),
-    P("ind_e", issues=LEVO, events={"tsh": [("2026-10-01", 2.0)]}, practice=IND),
+    P("ind_cv_b", issues=AMIO, practice=IND),
+    P("ind_cv_c", age=80, issues=ACE, practice=IND),
+    P("ind_cv_d", age=70, issues=ACE, practice=IND),
+    P("ind_cv_e", issues=LEVO, events={"tsh": [("2026-10-01", 2.0)]}, practice=IND),
 ]
 
 

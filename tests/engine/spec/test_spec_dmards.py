@@ -464,29 +464,29 @@ CASES = [
 ]
 
 # One practice checked by hand (practice IND01):
-#   ind_a  methotrexate, never tested              → fbc, lft, renal overdue
-#   ind_b  methotrexate, bloods 2026-10-01         → in date
-#   ind_c  methotrexate, bloods 2026-09-01         → due_soon (not overdue: in the numerator)
-#   ind_d  methotrexate, shared care 2026-06-01    → excluded: in no denominator
-#   ind_e  methotrexate, FBC 2026-08-01 only LFT/renal 2026-10-01 → fbc overdue
-#   ind_f  sulfasalazine from 2025-01-06 (day 686) → no monitoring: in no denominator
-#   ind_g  methotrexate stopped 2026-08-01         → not on treatment
+#   ind_dm_a methotrexate, never tested              → fbc, lft, renal overdue
+#   ind_dm_b methotrexate, bloods 2026-10-01         → in date
+#   ind_dm_c methotrexate, bloods 2026-09-01         → due_soon (not overdue: in the numerator)
+#   ind_dm_d methotrexate, shared care 2026-06-01    → excluded: in no denominator
+#   ind_dm_e methotrexate, FBC 2026-08-01 only LFT/renal 2026-10-01 → fbc overdue
+#   ind_dm_f sulfasalazine from 2025-01-06 (day 686) → no monitoring: in no denominator
+#   ind_dm_g methotrexate stopped 2026-08-01         → not on treatment
 # methotrexate.fbc:   denominator a b c e = 4, numerator b c = 2
 # methotrexate.lft:   denominator 4, numerator b c e = 3; methotrexate.renal the same.
 IND = "IND01"
 EXTRA_PATIENTS = [
-    P("ind_a", issues=MTX, practice=IND),
-    P("ind_b", issues=MTX, events=done("2026-10-01"), practice=IND),
-    P("ind_c", issues=MTX, events=done("2026-09-01"), practice=IND),
-    P("ind_d", issues=MTX, events={"secondary-care-monitoring": ["2026-06-01"]}, practice=IND),
+    P("ind_dm_a", issues=MTX, practice=IND),
+    P("ind_dm_b", issues=MTX, events=done("2026-10-01"), practice=IND),
+    P("ind_dm_c", issues=MTX, events=done("2026-09-01"), practice=IND),
+    P("ind_dm_d", issues=MTX, events={"secondary-care-monitoring": ["2026-06-01"]}, practice=IND),
     P(
         "ind_e",
         issues=MTX,
         practice=IND,
         events=merge({"fbc": ["2026-08-01"]}, done("2026-10-01", ("lft", "renal"))),
     ),
-    P("ind_f", issues={"sulfasalazine": ["2025-01-06", "2026-11-02"]}, practice=IND),
-    P("ind_g", issues={"methotrexate": ["2025-01-06", "2026-08-01"]}, practice=IND),
+    P("ind_dm_f", issues={"sulfasalazine": ["2025-01-06", "2026-11-02"]}, practice=IND),
+    P("ind_dm_g", issues={"methotrexate": ["2025-01-06", "2026-08-01"]}, practice=IND),
 ]
 
 

@@ -119,19 +119,19 @@ CASES = [
 ]
 
 # Practice IND06, by hand: four patients, one dead.
-#   ind_a  HbA1c 50, no diabetes code   → diabetes flagged
-#   ind_b  HbA1c 50, diabetes code      → not flagged
-#   ind_c  eGFR 50 and 45, 150 days apart, no CKD code → CKD flagged
-#   ind_d  nothing coded                → in both denominators only
-#   ind_e  died 2026-01-01 with HbA1c 70 → in no denominator
+#   ind_mx_a HbA1c 50, no diabetes code   → diabetes flagged
+#   ind_mx_b HbA1c 50, diabetes code      → not flagged
+#   ind_mx_c eGFR 50 and 45, 150 days apart, no CKD code → CKD flagged
+#   ind_mx_d nothing coded                → in both denominators only
+#   ind_mx_e died 2026-01-01 with HbA1c 70 → in no denominator
 # missed_dx.diabetes (1, 4); missed_dx.ckd (1, 4)
 IND = "IND06"
 EXTRA_PATIENTS = [
-    P("ind_a", events={"hba1c": [("2026-06-01", 50)]}, practice=IND),
-    P("ind_b", events={"hba1c": [("2026-06-01", 50)], "diabetes": ["2020-01-01"]}, practice=IND),
-    P("ind_c", events={"egfr": [("2026-01-01", 50), ("2026-05-31", 45)]}, practice=IND),
-    P("ind_d", practice=IND),
-    P("ind_e", events={"hba1c": [("2025-06-01", 70)]}, died="2026-01-01", practice=IND),
+    P("ind_mx_a", events={"hba1c": [("2026-06-01", 50)]}, practice=IND),
+    P("ind_mx_b", events={"hba1c": [("2026-06-01", 50)], "diabetes": ["2020-01-01"]}, practice=IND),
+    P("ind_mx_c", events={"egfr": [("2026-01-01", 50), ("2026-05-31", 45)]}, practice=IND),
+    P("ind_mx_d", practice=IND),
+    P("ind_mx_e", events={"hba1c": [("2025-06-01", 70)]}, died="2026-01-01", practice=IND),
 ]
 
 

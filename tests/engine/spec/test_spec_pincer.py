@@ -343,21 +343,21 @@ CASES = [
 ]
 
 # Practice IND05, by hand:
-#   ind_a  age 70, NSAID                     → gi_p3a at risk, hazard
-#   ind_b  age 70, nothing                   → gi_p3a at risk
-#   ind_c  age 70, NSAID with a PPI          → nothing
-#   ind_d  age 60, warfarin and NSAID        → gi_p3d at risk + hazard; gi_p3e at risk
-#   ind_e  female 30, valproate, no PPP      → valproate.ppp at risk + hazard
-#   ind_f  female 30, valproate, PPP 2026-05-01 → valproate.ppp at risk
+#   ind_pc_a age 70, NSAID                     → gi_p3a at risk, hazard
+#   ind_pc_b age 70, nothing                   → gi_p3a at risk
+#   ind_pc_c age 70, NSAID with a PPI          → nothing
+#   ind_pc_d age 60, warfarin and NSAID        → gi_p3d at risk + hazard; gi_p3e at risk
+#   ind_pc_e female 30, valproate, no PPP      → valproate.ppp at risk + hazard
+#   ind_pc_f female 30, valproate, PPP 2026-05-01 → valproate.ppp at risk
 # gi_p3a (1, 2); gi_p3d (1, 1); gi_p3e (0, 1); valproate.ppp (1, 2)
 IND = "IND05"
 EXTRA_PATIENTS = [
-    P("ind_a", age=70, issues=NSAID, practice=IND),
-    P("ind_b", age=70, practice=IND),
-    P("ind_c", age=70, issues={**NSAID, **PPI}, practice=IND),
-    P("ind_d", issues={"warfarin": ["2026-10-10"], **NSAID}, practice=IND),
-    P("ind_e", age=30, issues=VPA, practice=IND),
-    P("ind_f", age=30, issues=VPA, events={"valproate-ppp": ["2026-05-01"]}, practice=IND),
+    P("ind_pc_a", age=70, issues=NSAID, practice=IND),
+    P("ind_pc_b", age=70, practice=IND),
+    P("ind_pc_c", age=70, issues={**NSAID, **PPI}, practice=IND),
+    P("ind_pc_d", issues={"warfarin": ["2026-10-10"], **NSAID}, practice=IND),
+    P("ind_pc_e", age=30, issues=VPA, practice=IND),
+    P("ind_pc_f", age=30, issues=VPA, events={"valproate-ppp": ["2026-05-01"]}, practice=IND),
 ]
 
 
