@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -151,7 +152,7 @@ def measure(n: int) -> None:
         p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
         print(
             f"{label:<36} median {statistics.median(times):6.1f} ms   p90 {p90:6.1f} ms   "
-            f"{len(q.captured_queries)} queries   (n={n})"
+            f"CPU {statistics.median(cpu):5.1f} ms   {len(q.captured_queries)} queries   (n={n})"
         )
     print(
         "target: under 300 ms (wall-clock; CPU is this process's own time, which the machine's"
@@ -177,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             f"no demo database: built {args.cases:,} cases in {tmp} "
             f"({time.perf_counter() - t0:.1f} s)"
         )
-    measure(args.n)
+    try:
+        measure(args.n)
+    finally:
+        if db is None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
