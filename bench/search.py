@@ -70,6 +70,7 @@ def generate_sql(path: Path, patients: int, practices: int, seed: int) -> None:
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     con.execute("SET threads = 2")
+    con.execute("SET enable_progress_bar = false")
     con.execute("CREATE TABLE drug_codes (i INTEGER, code VARCHAR)")
     con.executemany(
         "INSERT INTO drug_codes VALUES (?, ?)",
@@ -150,6 +151,7 @@ def generate_synth(path: Path, patients: int, practices: int, seed: int) -> None
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
+    con.execute("SET enable_progress_bar = false")
     for t in TABLES:
         src = out / f"{t.name}.parquet"
         cols = ", ".join(f'"{c}"' for c in t.column_names)
@@ -179,6 +181,7 @@ def _open(path: str):
 
     con = duckdb.connect(path, read_only=True)
     con.execute("SET threads = 2")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

@@ -357,3 +357,33 @@ def test_as_of_ignores_later_records():
     r = row(x.search("methotrexate", as_of=earlier), "p", "methotrexate.fbc")
     assert r is not None and r["last_date"] == ago(150)
     assert r["days_overdue"] == 100 - 84
+
+
+# --- the same answers on PySpark ----------------------------------------------------------------------
+
+
+@pytest.mark.spark
+def test_pyspark_gives_the_same_answers(spark_session):
+    from tests.engine.fixtures.extract import fixture_catalogue
+
+    from rxwatch.engine.backends import connect
+    from rxwatch.engine.search import run_search
+
+    x = Extract()
+    x.patient("mtx").issue("mtx", "methotrexate", 300, 5).event("mtx", "platelets", 20, 120)
+    x.event("mtx", "platelets", 20, 150)
+    x.patient("doac", age=80, sex="M").issue("doac", "doac", 400, 5)
+    x.event("doac", "creatinine", 10, 250).event("doac", "weight", 10, 60)
+    x.patient("nsaid", age=70).issue("nsaid", "nsaid-oral", 5).issue("nsaid", "warfarin", 10)
+    x.issue("nsaid", "aspirin", 30)
+    x.patient("ckd").event("ckd", "egfr", 200, 50).event("ckd", "egfr", 10, 55)
+    x.patient("cloz").issue("cloz", "clozapine", 20)
+    duck = x.search()
+    spark = run_search(
+        connect("pyspark", duckdb_con=x.duckdb(), spark_session=spark_session),
+        as_of=T,
+        catalogue=fixture_catalogue(),
+    )
+    assert spark.results.equals(duck.results)
+    assert spark.indicators.equals(duck.indicators)
+    assert spark.specialist_monitored.equals(duck.specialist_monitored)

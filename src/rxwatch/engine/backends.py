@@ -135,6 +135,11 @@ def cached(table: ir.Table) -> Iterator[ir.Table]:
     Ibis 12 renders ``DROP TABLE`` without its name under sqlglot ≥ 30, so a failed release falls back
     to dropping the temporary table by hand.
     """
+    # Register in-memory tables (the codelist memberships) first: PySpark's cache compiles the
+    # query without doing so.
+    register = getattr(table._find_backend(), "_run_pre_execute_hooks", None)
+    if register is not None:
+        register(table)
     c = table.cache()
     try:
         yield c

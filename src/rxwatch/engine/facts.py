@@ -225,9 +225,6 @@ def population(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
     )
 
 
-_FLAG_SCHEMA = ibis.schema({"patient_id": "string", "flag": "int32", "d": "date"})
-
-
 def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:
     """The shared tables as expressions (not yet executed): one pass over each big table."""
     T = ibis.literal(as_of, type="date")
@@ -295,18 +292,14 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         )
     if value_parts:
         values = value_parts[0].union(*value_parts[1:]) if len(value_parts) > 1 else value_parts[0]
-    else:
-        values = ibis.memtable(
-            pa.table(
-                {
-                    "patient_id": pa.array([], pa.string()),
-                    "spec": pa.array([], pa.int32()),
-                    "key": pa.array([], pa.int32()),
-                    "vdate": pa.array([], pa.date32()),
-                    "lo": pa.array([], pa.float64()),
-                    "hi": pa.array([], pa.float64()),
-                }
-            )
+    else:  # no value rules: an empty table on the same backend
+        values = evs.filter(ibis.literal(False)).select(
+            "patient_id",
+            spec=ibis.literal(0, type="int32"),
+            key=ibis.literal(0, type="int32"),
+            vdate=evs.date,
+            lo=evs.value,
+            hi=evs.value,
         )
 
     flag_parts = []
@@ -333,8 +326,10 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         flag_parts.append(agg.select("patient_id", flag=ibis.literal(k, type="int32"), d=agg.hi))
     if flag_parts:
         flags = flag_parts[0].union(*flag_parts[1:]) if len(flag_parts) > 1 else flag_parts[0]
-    else:
-        flags = ibis.memtable(_FLAG_SCHEMA.to_pyarrow().empty_table())
+    else:  # no pairwise facts: an empty table on the same backend
+        flags = evs.filter(ibis.literal(False)).select(
+            "patient_id", flag=ibis.literal(0, type="int32"), d=evs.date
+        )
 
     return {
         "pop": population(con, as_of),
