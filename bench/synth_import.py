@@ -224,13 +224,15 @@ def main() -> None:
             else:
                 print(f"{'export FHIR NDJSON':<34} not available yet")
         if "import-fhir" in steps:
-            if available("rxwatch.extract.store", "import_extract") and resources:
+            if not available("rxwatch.extract.store", "import_extract"):
+                print(f"{'import FHIR NDJSON':<34} not available yet")
+            elif not resources:
+                print(f"{'import FHIR NDJSON':<34} skipped: no FHIR export to import")
+            else:
                 store = work / "store-fhir.duckdb"
                 r = run([*RXWATCH, "import", str(fhir_dir), "--store", str(store)])
                 rate = f"{resources / r.wall:,.0f} resources/s (target ≥ 300,000)"
                 report("import FHIR NDJSON", r, rate)
-            else:
-                print(f"{'import FHIR NDJSON':<34} not available yet")
     finally:
         if not args.keep and not args.tmp:
             shutil.rmtree(work, ignore_errors=True)
