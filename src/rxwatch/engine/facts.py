@@ -225,6 +225,22 @@ def population(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
     )
 
 
+def _first_last(rows: ir.Table, code: str, date: str, mem: ir.Table) -> ir.Table:
+    """(patient_id, key, first, last) per codelist key.
+
+    Rows are first reduced to one per (patient, code), keeping only codes in some codelist, and only
+    then fanned out to codelists: a code in several lists (fbc ⊇ wbc) multiplies the reduced rows,
+    not the raw ones.
+    """
+    codes = mem.select("code").distinct()
+    relevant = rows.semi_join(codes, rows[code] == codes.code)
+    per_code = relevant.group_by(["patient_id", code]).agg(
+        first=relevant[date].min(), last=relevant[date].max()
+    )
+    j = per_code.join(mem, per_code[code] == mem.code)
+    return j.group_by(["patient_id", "key"]).agg(first=j["first"].min(), last=j["last"].max())
+
+
 def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:
     """The shared tables as expressions (not yet executed): one pass over each big table."""
     T = ibis.literal(as_of, type="date")
@@ -242,10 +258,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         issue_date=meds.issue_date,
     )
     mem = membership(drugs, catalogue, drug_index)
-    m = meds.join(mem, meds.dmd_code == mem.code)
-    issues = m.group_by(["patient_id", "key"]).agg(
-        first=m.issue_date.min(), last=m.issue_date.max()
-    )
+    issues = _first_last(meds, "dmd_code", "issue_date", mem)
 
     evs = con.table("events")
     evs = evs.filter(evs.date <= T).select(
@@ -256,8 +269,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         comparator=evs.comparator.cast("string"),
     )
     mem = membership(events, catalogue, event_index)
-    e = evs.join(mem, evs.snomed_code == mem.code)
-    dated = e.group_by(["patient_id", "key"]).agg(first=e.date.min(), last=e.date.max())
+    dated = _first_last(evs, "snomed_code", "date", mem)
 
     value_parts = []
     for spec, j in spec_index.items():
