@@ -38,7 +38,7 @@ def test_practice_pdf_text_matches_the_scorecard(year_of_runs, practice_a):
         c = row.current
         assert f"{c.numerator} / {c.denominator} {c.percentage:.1f}% {row.target.text}" in text
         assert f"{row.change:.1f}" in text
-    assert "Below target this month" in text and "Actions outstanding" in text
+    assert "Below or near target this month" in text and "Actions outstanding" in text
     assert "Practice B" not in text and "B82002" not in text
 
 
@@ -46,8 +46,11 @@ def test_organisation_pdf_compares_practices(year_of_runs, practice_a, practice_
     report = build_monthly([practice_a, practice_b], MONTH, title="Test Federation")
     text = pdf_text(report.pdf())
     assert "A81001" in text and "B82002" in text
-    assert "Practices compared" in text and "outside 95%" in text
-    assert "40 / 50 80.0%" in text and "95 / 100 95.0%" in text
+    assert "Indicators to act on" in text and "Indicators across practices" in text
+    # pincer.gi_p3a: A is below target (20% > 5% + 5): its funnel and league table are shown
+    assert "6 / 30 20.0% Below target" in text and "1 / 40 2.5% Meets target" in text
+    # methotrexate.fbc: 135/150 together, 2 points better than May (133/150)
+    assert "90.0% 1.3" in text
 
 
 def test_download_page_and_access(client, manager_a, year_of_runs):

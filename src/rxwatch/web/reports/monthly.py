@@ -62,8 +62,41 @@ def _pooled_rows(cards: Sequence[services.PracticeScorecard]) -> list[services.R
     return out
 
 
+def _outside(comp: services.IndicatorComparison) -> int:
+    return sum(1 for p in comp.points if p.band == "outside 99.8%")
+
+
+def _summary(comp: services.IndicatorComparison, cards) -> dict:
+    """One line per indicator across practices: pooled %, change, RAG counts, who is below."""
+    previous = [
+        r.previous
+        for card in cards
+        for r in card.rows
+        if r.indicator.id == comp.indicator.id and r.previous and r.previous.count
+    ]
+    num = sum(c.numerator for c in previous)
+    den = sum(c.denominator for c in previous)
+    before = services.pct(num, den) if den else None
+    rag = {"red": [], "amber": [], "green": []}
+    for c in comp.cells:
+        rag.setdefault(c.rag.value, []).append(c.practice)
+    return {
+        "comp": comp,
+        "change": None if before is None or comp.overall is None else comp.overall - before,
+        "red": rag["red"],
+        "amber": rag["amber"],
+        "green": rag["green"],
+        "outside": _outside(comp),
+    }
+
+
 def build_monthly(
-    practices: Sequence[Practice], month: dt.date, *, title: str, funnels: bool = True
+    practices: Sequence[Practice],
+    month: dt.date,
+    *,
+    title: str,
+    funnels: bool = True,
+    max_funnels: int = 8,
 ) -> MonthlyReport:
     """Everything the summary shows, rendered to HTML (``.pdf()`` prints it)."""
     practices = sorted(practices, key=lambda p: p.ods_code)
@@ -99,21 +132,37 @@ def build_monthly(
     else:
         pooled = _pooled_rows(cards)
         context["pooled_sections"] = [
-            {
-                "label": services.KIND_LABELS[k],
-                "rows": rows,
-                "chart": mark_safe(charts.trend_chart(rows, columns=4)),
-            }
+            {"label": services.KIND_LABELS[k], "rows": rows}
             for k in services.KINDS
             if (rows := [r for r in pooled if r.indicator.kind == k])
         ]
-        comps = services.compare(cards)
-        context["comparisons"] = [
-            {
-                "comp": c,
-                "chart": mark_safe(charts.funnel_chart(c)) if funnels else "",
-            }
-            for c in comps
+        series = {}
+        for k in services.KINDS:
+            rows = [r for r in pooled if r.indicator.kind == k]
+            if not rows:
+                continue
+            points = []
+            for i, m in enumerate(context["months"]):
+                cells = [r.cells[i] for r in rows if r.cells[i].count]
+                den = sum(c.denominator for c in cells)
+                points.append(
+                    (m.strftime("%Y-%m"), services.pct(sum(c.numerator for c in cells), den))
+                )
+            series[k] = points
+        context["kind_series"] = [
+            (services.KIND_LABELS[k], [v for _m, v in pts]) for k, pts in series.items()
         ]
+        context["kind_chart"] = mark_safe(charts.kind_trend_chart(series, services.KIND_LABELS))
+        comps = services.compare(cards)
+        context["summary"] = [_summary(c, cards) for c in comps]
+        # Funnels for the indicators to act on (most practices below target or outside 99.8%
+        # first): a report for 40 practices stays readable, and fast to print (ADR 0008).
+        to_act = [c for c in comps if c.red or any(p.band == "outside 99.8%" for p in c.points)]
+        to_act.sort(key=lambda c: (-c.red, -_outside(c)))
+        context["comparisons"] = [
+            {"comp": c, "chart": mark_safe(charts.funnel_chart(c)) if funnels else ""}
+            for c in to_act[:max_funnels]
+        ]
+        context["more_to_act"] = len(to_act) - len(context["comparisons"])
     html = render_to_string("reports/monthly.html", context)
     return MonthlyReport(title, month, list(practices), html)

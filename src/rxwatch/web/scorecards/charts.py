@@ -175,3 +175,42 @@ def funnel_chart(comp: IndicatorComparison) -> str:
     )
     chart = alt.layer(limit_lines, target, dots, labels).properties(width=420, height=260)
     return svg(_config(chart).resolve_scale(shape="independent", strokeDash="independent"))
+
+
+KIND_DASH = {"monitoring": [1, 0], "safety_alert": [6, 3], "missed_diagnosis": [2, 2]}
+KIND_SHAPE = {"monitoring": "circle", "safety_alert": "triangle-up", "missed_diagnosis": "square"}
+
+
+def kind_trend_chart(
+    series: dict[str, list[tuple[str, float | None]]], labels: dict[str, str]
+) -> str:
+    """One chart, one line per kind of indicator (all its indicators pooled), 12 months: the
+    organisation's overall direction at a glance, cheap to draw for any number of practices."""
+    values = [
+        {"kind": labels[k], "month": month, "pct": None if v is None else round(v, 1)}
+        for k, points in series.items()
+        for month, v in points
+    ]
+    if not values:
+        return ""
+    kinds = [labels[k] for k in series]
+    chart = (
+        alt.Chart(alt.Data(values=values))
+        .mark_line(point=alt.OverlayMarkDef(filled=True, size=40), color="#222222")
+        .encode(
+            x=alt.X("month:O", title=None, axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("pct:Q", title="%", scale=alt.Scale(domain=[0, 100])),
+            strokeDash=alt.StrokeDash(
+                "kind:N",
+                title=None,
+                scale=alt.Scale(domain=kinds, range=[KIND_DASH[k] for k in series]),
+            ),
+            shape=alt.Shape(
+                "kind:N",
+                title=None,
+                scale=alt.Scale(domain=kinds, range=[KIND_SHAPE[k] for k in series]),
+            ),
+        )
+        .properties(width=460, height=180)
+    )
+    return svg(_config(chart))
