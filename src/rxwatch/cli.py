@@ -58,8 +58,12 @@ def main(verbose: bool) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "fhir"]), default="csv")
-@click.option("--as-of", callback=_date, help="The date the population is built for (default today).")
-def synth(patients: int, practices: int, seed: int, out: Path, fmt: str, as_of: dt.date | None) -> None:
+@click.option(
+    "--as-of", callback=_date, help="The date the population is built for (default today)."
+)
+def synth(
+    patients: int, practices: int, seed: int, out: Path, fmt: str, as_of: dt.date | None
+) -> None:
     """Write a seeded synthetic population as an extract (no real person is represented)."""
     from rxwatch.synth.population import generate
 
@@ -76,7 +80,9 @@ def synth(patients: int, practices: int, seed: int, out: Path, fmt: str, as_of: 
 
 @main.command("import")
 @click.argument("extract_dir", type=click.Path(exists=True, path_type=Path))
-@click.option("--store", type=click.Path(path_type=Path), help="Clinical store (default from settings).")
+@click.option(
+    "--store", type=click.Path(path_type=Path), help="Clinical store (default from settings)."
+)
 @click.option("--practice", help="ODS code of the practice a FHIR extract comes from.")
 def import_(extract_dir: Path, store: Path | None, practice: str | None) -> None:
     """Validate an extract and replace each of its practices' snapshots in the clinical store."""
@@ -88,35 +94,63 @@ def import_(extract_dir: Path, store: Path | None, practice: str | None) -> None
 
 
 @main.command("export-fhir")
-@click.option("--store", type=click.Path(path_type=Path), help="Clinical store (default from settings).")
-@click.option("--extract", "extract_dir", type=click.Path(exists=True, path_type=Path),
-              help="Export an extract directory instead of the store.")
+@click.option(
+    "--store", type=click.Path(path_type=Path), help="Clinical store (default from settings)."
+)
+@click.option(
+    "--extract",
+    "extract_dir",
+    type=click.Path(exists=True, path_type=Path),
+    help="Export an extract directory instead of the store.",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 def export_fhir(store: Path | None, extract_dir: Path | None, out: Path) -> None:
     """Write the clinical store (or an extract) as FHIR R4 UK Core NDJSON."""
     from rxwatch.config import store_path
     from rxwatch.extract.fhir import export_ndjson
 
-    click.echo(export_ndjson(out=out, store=None if extract_dir else (store or store_path()),
-                             extract_dir=extract_dir))
+    click.echo(
+        export_ndjson(
+            out=out, store=None if extract_dir else (store or store_path()), extract_dir=extract_dir
+        )
+    )
 
 
 @main.command()
 @click.argument("extract_dir", type=click.Path(exists=True, path_type=Path))
 @click.option("--as-of", callback=_date, required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option("--codelists", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Directory of OpenCodelists CSVs replacing shipped codelists by file stem.")
-@click.option("--backend", type=click.Choice(["duckdb", "pyspark", "postgres"]), default="duckdb",
-              show_default=True)
+@click.option(
+    "--codelists",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory of OpenCodelists CSVs replacing shipped codelists by file stem.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["duckdb", "pyspark", "postgres"]),
+    default="duckdb",
+    show_default=True,
+)
 @click.option("--practice", help="ODS code of the practice a FHIR extract comes from.")
-def search(extract_dir: Path, as_of: dt.date, out: Path, codelists: Path | None, backend: str,
-           practice: str | None) -> None:
+def search(
+    extract_dir: Path,
+    as_of: dt.date,
+    out: Path,
+    codelists: Path | None,
+    backend: str,
+    practice: str | None,
+) -> None:
     """Stateless search of an extract directory: writes results.csv and indicators.csv."""
     from rxwatch.engine.search import search_extract
 
-    summary = search_extract(extract_dir, as_of=as_of, out=out, codelists_dir=codelists,
-                             backend=backend, practice=practice)
+    summary = search_extract(
+        extract_dir,
+        as_of=as_of,
+        out=out,
+        codelists_dir=codelists,
+        backend=backend,
+        practice=practice,
+    )
     click.echo(summary)
 
 
@@ -152,12 +186,20 @@ def rules_show(rule_id: str, codelists: Path | None) -> None:
 
 @main.command("run-search")
 @click.option("--as-of", callback=_date, help="The date to search as of (default today).")
-@click.option("--store", type=click.Path(path_type=Path), help="Clinical store (default from settings).")
-@click.option("--codelists", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Directory of OpenCodelists CSVs replacing shipped codelists by file stem.")
-@click.option("--organisation", help="Code of the organisation new practices join (default: the only one).")
-def run_search_cmd(as_of: dt.date | None, store: Path | None, codelists: Path | None,
-                   organisation: str | None) -> None:
+@click.option(
+    "--store", type=click.Path(path_type=Path), help="Clinical store (default from settings)."
+)
+@click.option(
+    "--codelists",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory of OpenCodelists CSVs replacing shipped codelists by file stem.",
+)
+@click.option(
+    "--organisation", help="Code of the organisation new practices join (default: the only one)."
+)
+def run_search_cmd(
+    as_of: dt.date | None, store: Path | None, codelists: Path | None, organisation: str | None
+) -> None:
     """The weekly search over the clinical store: opens, updates and closes monitoring cases."""
     from rxwatch.config import store_path
     from rxwatch.web.bootstrap import setup
@@ -165,8 +207,12 @@ def run_search_cmd(as_of: dt.date | None, store: Path | None, codelists: Path | 
     setup(migrate=True)
     from rxwatch.web.cases.weekly import run_weekly_search
 
-    run = run_weekly_search(store=store or store_path(), as_of=as_of or dt.date.today(),
-                            codelists_dir=codelists, organisation=organisation)
+    run = run_weekly_search(
+        store=store or store_path(),
+        as_of=as_of or dt.date.today(),
+        codelists_dir=codelists,
+        organisation=organisation,
+    )
     click.echo(
         f"Search of {run.as_of}: {run.flagged} flagged; {run.opened} cases opened, {run.updated} "
         f"updated, {run.closed} closed, {run.held} held (suppressed or recently decided)"
@@ -219,16 +265,18 @@ def report() -> None:
 @click.option("--pcn", help="A PCN (code, name or id): its practices.")
 @click.option("--organisation", help="An organisation's code: its practices (default: all).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def report_monthly(month: str, practice: str | None, pcn: str | None,
-                   organisation: str | None, out: Path) -> None:
+def report_monthly(
+    month: str, practice: str | None, pcn: str | None, organisation: str | None, out: Path
+) -> None:
     """Write the monthly audit summary PDF for a practice, a PCN or an organisation."""
     from rxwatch.web.bootstrap import setup
 
     setup()
     from rxwatch.web.reports.commands import monthly_pdf
 
-    click.echo(monthly_pdf(month=month, out=out, practice=practice, pcn=pcn,
-                           organisation=organisation))
+    click.echo(
+        monthly_pdf(month=month, out=out, practice=practice, pcn=pcn, organisation=organisation)
+    )
 
 
 @main.group()
@@ -237,7 +285,9 @@ def scorecard() -> None:
 
 
 @scorecard.command("backfill")
-@click.option("--store", type=click.Path(path_type=Path), help="Clinical store (default from settings).")
+@click.option(
+    "--store", type=click.Path(path_type=Path), help="Clinical store (default from settings)."
+)
 @click.option("--months", type=click.IntRange(1, 36), default=12, show_default=True)
 @click.option("--force", is_flag=True, help="Run again for month-ends already backfilled.")
 def scorecard_backfill(store: Path | None, months: int, force: bool) -> None:

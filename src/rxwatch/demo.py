@@ -36,7 +36,12 @@ def build(out: Path, *, as_of: dt.date, patients: int, practices: int, seed: int
     from rxwatch.synth.population import generate
 
     out.mkdir(parents=True, exist_ok=True)
-    params = {"patients": patients, "practices": practices, "seed": seed, "as_of": as_of.isoformat()}
+    params = {
+        "patients": patients,
+        "practices": practices,
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+    }
     stamp = out / "demo.json"
     extract = out / "extract"
     store = Path(os.environ.get("RXWATCH_STORE") or out / "clinical.duckdb")
@@ -47,8 +52,19 @@ def build(out: Path, *, as_of: dt.date, patients: int, practices: int, seed: int
         shutil.rmtree(extract, ignore_errors=True)
         store.unlink(missing_ok=True)
         t0 = _step(f"Synthetic population: {patients:,} patients in {practices} practices")
-        print("   " + str(generate(out=extract, patients=patients, practices=practices, seed=seed,
-                                    fmt="csv", as_of=as_of)))
+        print(
+            "   "
+            + str(
+                generate(
+                    out=extract,
+                    patients=patients,
+                    practices=practices,
+                    seed=seed,
+                    fmt="csv",
+                    as_of=as_of,
+                )
+            )
+        )
         _done(t0, f"written to {extract}")
 
         t0 = _step("Import into the clinical store")
@@ -79,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     from rxwatch.errors import RxWatchError
 
     try:
-        build(args.out, as_of=args.as_of, patients=args.patients, practices=args.practices,
-              seed=args.seed)
+        build(
+            args.out,
+            as_of=args.as_of,
+            patients=args.patients,
+            practices=args.practices,
+            seed=args.seed,
+        )
     except RxWatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

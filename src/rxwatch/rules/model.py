@@ -90,7 +90,8 @@ class Test(Strict):
     title: str  # "full blood count"
     codelist: str
     phases: tuple[Phase, ...] = ()
-    maintenance_days: int | None = Field(default=None, gt=0)  # None: no monitoring past the last phase
+    # None: no monitoring past the last phase
+    maintenance_days: int | None = Field(default=None, gt=0)
     interval: CockcroftGaultInterval | None = None  # replaces phases and maintenance when given
     thresholds: tuple[Threshold, ...] = ()
     source: str  # source id for the intervals
