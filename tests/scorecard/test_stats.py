@@ -87,3 +87,11 @@ def test_binomial_band_uses_exact_tails():
     assert binomial_band(95, 100, 0.9) == "within"  # P(X >= 95) = 5.8%
     assert binomial_band(40, 50, 0.9) == "outside 95%"
     assert binomial_band(30, 50, 0.9) == "outside 99.8%"
+
+
+def test_statistics_do_not_import_django():
+    import subprocess
+    import sys
+
+    code = "import sys, rxwatch.scorecard; assert 'django' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
