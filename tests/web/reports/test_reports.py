@@ -120,3 +120,15 @@ def test_cqc_pack_findings_pdf_and_csv(evidence, practice_a, client, manager_a):
     assert r.status_code == 200 and b"NO-REVIEW" in r.content
     assert client.get("/reports/cqc.pdf?practice=B82002").status_code == 404
     assert AuditEvent.objects.filter(action="viewed.cqc_pack").count() == 2
+
+
+def test_cli_report_monthly_refuses_unknown_scope(practice_a, tmp_path, monkeypatch):
+    from rxwatch.cli import main
+
+    monkeypatch.setattr("rxwatch.web.bootstrap.setup", lambda **kw: None)
+    out = tmp_path / "r.pdf"
+    for args in (["--practice", "Z99999"], ["--pcn", "Nowhere PCN"], ["--month", "June"]):
+        month = [] if "--month" in args else ["--month", "2026-06"]
+        result = CliRunner().invoke(main, ["report", "monthly", *month, *args, "--out", str(out)])
+        assert result.exit_code != 0 and not out.exists()
+        assert "Z99999" in result.output or "PCN" in result.output or "YYYY-MM" in result.output
