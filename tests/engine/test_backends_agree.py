@@ -15,7 +15,7 @@ from tests.engine.spec.runner import Backend, make_backend
 from rxwatch.engine.api import SearchResult
 from rxwatch.rules.catalogue import Catalogue
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # each PySpark search takes minutes
 
 
 @pytest.fixture(scope="module")
