@@ -115,3 +115,20 @@ def test_workflow_measures_page(client, hub_lead, tech_a, case_a):
     assert r.status_code == 200
     staff = body.split('data-testid="workflow-staff"')[1]
     assert "tech_a" in staff or tech_a.get_full_name() in staff
+
+
+def test_monitoring_drill_down_lists_the_overdue_only(client, hub_lead, year_of_runs, practice_a):
+    june = SearchRun.objects.get(as_of=dt.date(2026, 6, 28))
+    for pid, flag in (("OVERDUE-1", "overdue"), ("SOON-1", "due_soon"), ("OOR-1", "out_of_range")):
+        MonitoringCaseFactory(
+            practice=practice_a,
+            patient_id=pid,
+            flag_status=flag,
+            first_flagged_run=june,
+            last_seen_run=june,
+        )
+    client.force_login(hub_lead)
+    r = client.get("/scorecards/patients/?practice=A81001&indicator=methotrexate.fbc&month=2026-06")
+    body = r.content.decode()
+    assert "OVERDUE-1" in body and "SOON-1" not in body and "OOR-1" not in body
+    assert "10 patients not in date" in " ".join(body.split())

@@ -77,6 +77,8 @@ def drill_down(user: User, practice: Practice, indicator_id: str, month: dt.date
     for c in cases:
         c.flag_then = status.get(c.pk, c.flag_status)
         c.flag_then_label = FlagStatus(c.flag_then).label
-    if ind.kind == "monitoring":  # due soon is still in date: in the numerator, not behind it
-        cases = [c for c in cases if c.flag_then != FlagStatus.DUE_SOON]
+    if ind.kind == "monitoring":
+        # the engine's numerator is "not overdue": due soon and out of range (tested in date, the
+        # result needs review) count as in date, so only overdue patients are behind the figure
+        cases = [c for c in cases if c.flag_then == FlagStatus.OVERDUE]
     return DrillDown(practice, ind, cell, count.as_of, cases)
