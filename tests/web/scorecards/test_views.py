@@ -132,3 +132,24 @@ def test_monitoring_drill_down_lists_the_overdue_only(client, hub_lead, year_of_
     body = r.content.decode()
     assert "OVERDUE-1" in body and "SOON-1" not in body and "OOR-1" not in body
     assert "10 patients not in date" in " ".join(body.split())
+
+
+def test_drill_down_shows_cases_held_by_a_decision(client, hub_lead, flagged, practice_a):
+    from django.utils import timezone
+
+    may = SearchRun.objects.get(as_of=dt.date(2026, 5, 29))
+    MonitoringCaseFactory(
+        practice=practice_a,
+        patient_id="HELD-1",
+        rule_id="pincer.gi_p3a",
+        rule="pincer.gi_p3a",
+        status="closed",
+        closed_at=timezone.make_aware(dt.datetime(2026, 6, 2, 10)),
+        covered_until=dt.date(2026, 7, 1),
+        first_flagged_run=may,
+        last_seen_run=may,
+    )
+    client.force_login(hub_lead)
+    r = client.get("/scorecards/patients/?practice=A81001&indicator=pincer.gi_p3a&month=2026-06")
+    held = r.content.decode().split('data-testid="held"')[1].split("</table>")[0]
+    assert "HELD-1" in held and "A-GI-OLD" not in held

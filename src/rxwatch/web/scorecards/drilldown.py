@@ -5,9 +5,9 @@ cannot see yields nothing (the view turns that into a 404)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from rxwatch.web.cases.models import CaseObservation, FlagStatus, MonitoringCase
 from rxwatch.web.organisations import access
@@ -22,6 +22,7 @@ class DrillDown:
     cell: Cell | None
     as_of: dt.date | None
     cases: list[MonitoringCase]
+    held: list[MonitoringCase] = field(default_factory=list)
 
 
 def practice_for(user: User, ods: str) -> Practice | None:
@@ -45,6 +46,24 @@ def flagged_cases(
         )
         .select_related("practice", "first_flagged_run", "last_seen_run")
         .by_priority()
+    )
+
+
+def held_cases(
+    user: User, practice: Practice, indicator_id: str, as_of: dt.date
+) -> QuerySet[MonitoringCase]:
+    """Cases that, on ``as_of``, held the flag without an open case: closed by a signed-off
+    decision still covering it, or suppressed until a review date after it. The search still
+    counts these patients; the practice has decided about them."""
+    return (
+        MonitoringCase.objects.visible_to(user)
+        .filter(practice=practice, rule_id=indicator_id, first_flagged_run__as_of__lte=as_of)
+        .filter(
+            Q(closed_at__date__lte=as_of, covered_until__gte=as_of)
+            | Q(suppression__suppressed_at__date__lte=as_of, suppression__review_date__gte=as_of)
+        )
+        .select_related("practice")
+        .order_by("patient_id", "id")
     )
 
 
@@ -81,4 +100,5 @@ def drill_down(user: User, practice: Practice, indicator_id: str, month: dt.date
         # the engine's numerator is "not overdue": due soon and out of range (tested in date, the
         # result needs review) count as in date, so only overdue patients are behind the figure
         cases = [c for c in cases if c.flag_then == FlagStatus.OVERDUE]
-    return DrillDown(practice, ind, cell, count.as_of, cases)
+    held = list(held_cases(user, practice, indicator_id, count.as_of))
+    return DrillDown(practice, ind, cell, count.as_of, cases, held)
