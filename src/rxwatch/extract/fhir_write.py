@@ -122,7 +122,8 @@ def _quote(text: str) -> str:
 
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    value = con.sql("SELECT current_setting(?)", params=[name]).fetchall()[0][0]
+    # execute() (not sql()) supersedes a caller's unfinished result; fetchall() finishes ours
+    value = con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0]
     return "" if value is None else str(value)
 
 
