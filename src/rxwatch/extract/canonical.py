@@ -491,10 +491,13 @@ def _text(x: str, table: Table, col: Column) -> str:
     return f"nullif({x}, '')" if cast_type(table, col) else f"nullif(trim({x}), '')"
 
 
-def stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, table: Table, found: Collector
-) -> Source | None:
-    """Stage one CSV file (see ``_stage``); header and CSV-parser problems go to ``found``."""
+def _csv_reader(
+    path: Path, table: Table, found: Collector
+) -> tuple[set[str], str, str, str] | None:
+    """How to read one CSV: (present columns, text select, reader SQL, rejects table name).
+
+    Header problems go to ``found``; None when the file cannot be read at all.
+    """
     file = path.name
     blank = Source(table, file, path, "line", "", "", set())
     if not path.is_file():
@@ -530,6 +533,19 @@ def stage_csv(
         " delim = ',', quote = '\"', escape = '\"', strict_mode = true, store_rejects = true,"
         f" rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')"
     )
+    return present, select, reader, rejects
+
+
+def stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, table: Table, found: Collector
+) -> Source | None:
+    """Stage one CSV file (see ``_stage``); header and CSV-parser problems go to ``found``."""
+    file = path.name
+    blank = Source(table, file, path, "line", "", "", set())
+    how = _csv_reader(path, table, found)
+    if how is None:
+        return None
+    present, select, reader, rejects = how
     try:
         stage = _stage(con, table, present, select, reader, [str(path)])
         rej = con.execute(
@@ -619,6 +635,25 @@ def _stage(
     computed once and the checks test them, so a valid row costs a parse and a few comparisons.
     """
     stage = STAGE + table.name
+    inner, fails = _typed_rows(table, present, text, reader)
+    if fails:
+        struct = ", ".join(f"{q(n)} := {q('_r_' + n)}" for n in sorted(present))
+        bad = f"CASE WHEN {fails} THEN struct_pack({struct}) END"
+    else:
+        bad = "CAST(NULL AS STRUCT(x VARCHAR))"
+    names = ", ".join(q(c.name) for c in table.columns)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {stage} AS SELECT {names}, {bad} AS _bad FROM {inner}", params
+    )
+    return stage
+
+
+def _typed_rows(table: Table, present: set[str], text: str, reader: str) -> tuple[str, str]:
+    """(subquery of typed columns plus each field's text as ``_r_<name>``, failed-row condition).
+
+    Each field is cast once; the checks test the typed values, so a valid row costs a parse and a
+    few comparisons. The condition is "" when the table has no row checks.
+    """
     casts = "".join(
         f", try_cast({q(c.name)} AS {cast_type(table, c)}) AS {q('_k_' + c.name)}"
         for c in table.columns
@@ -630,19 +665,31 @@ def _stage(
     )
     keep = "".join(f", {q(n)} AS {q('_r_' + n)}" for n in sorted(present))
     checks = row_checks(table, present, raw=lambda n: q("_r_" + n), typed=q)
-    if checks:
-        fails = " OR ".join(f"coalesce(({c.condition}), false)" for c in checks)
-        struct = ", ".join(f"{q(n)} := {q('_r_' + n)}" for n in sorted(present))
-        bad = f"CASE WHEN {fails} THEN struct_pack({struct}) END"
+    fails = " OR ".join(f"coalesce(({c.condition}), false)" for c in checks)
+    inner = f"(SELECT {typed}{keep} FROM (SELECT *{casts} FROM (SELECT {text} FROM {reader})))"
+    return inner, fails
+
+
+def load_select(path: Path, table: Table, fmt: str) -> tuple[str, list] | None:
+    """A SELECT of a file's canonical rows that raises at the first row failing a row check.
+
+    The fast path of an import: the file is parsed once, straight into the store, with no staged
+    copy. Any error (a bad row, a malformed CSV line) means: roll back and run the full validation,
+    which names every problem. None when the file cannot even be set up (the full path says why).
+    """
+    found = Collector()
+    if fmt == "csv":
+        how = _csv_reader(path, table, found)
+        if how is None or found.found:
+            return None
+        present, text, reader, _ = how
+        reader = reader.split(", store_rejects")[0] + ")"  # a malformed line raises instead
     else:
-        bad = "CAST(NULL AS STRUCT(x VARCHAR))"
+        return None
+    inner, fails = _typed_rows(table, present, text, reader)
     names = ", ".join(q(c.name) for c in table.columns)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {stage} AS SELECT {names}, {bad} AS _bad"
-        f" FROM (SELECT {typed}{keep} FROM (SELECT *{casts} FROM (SELECT {text} FROM {reader})))",
-        params,
-    )
-    return stage
+    where = f" WHERE CASE WHEN {fails} THEN error('rxwatch: row check failed') ELSE true END"
+    return f"SELECT {names} FROM {inner}" + (where if fails else ""), [str(path)]
 
 
 def _bad_rows(stage: str) -> str:
@@ -800,13 +847,20 @@ def check_all(
 def finalize(con: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> None:
     """The checked staging tables become the canonical tables (metadata only, no copy)."""
     for t in TABLES:
+        if t.name not in sources:
+            continue
         stage = sources[t.name].relation
         con.execute(f"ALTER TABLE {stage} DROP COLUMN _bad")
         con.execute(f"DROP TABLE IF EXISTS {q(t.name)}")
         con.execute(f"ALTER TABLE {stage} RENAME TO {q(t.name)}")
 
 
-def read_canonical(con: duckdb.DuckDBPyConnection, directory: Path, fmt: str) -> None:
+def read_canonical(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    fmt: str,
+    tables: tuple[Table, ...] = TABLES,
+) -> None:
     """Load and validate a CSV or Parquet extract into ``practices, patients, medications, events``.
 
     Raises ExtractError listing every problem found (up to MAX_PROBLEMS); on error the canonical
@@ -816,7 +870,7 @@ def read_canonical(con: duckdb.DuckDBPyConnection, directory: Path, fmt: str) ->
     stage = stage_csv if fmt == "csv" else stage_parquet
     sources: dict[str, Source | None] = {}
     try:
-        for t in TABLES:
+        for t in tables:
             sources[t.name] = stage(con, directory / f"{t.name}.{fmt}", t, found)
         check_all(con, sources, found)
         found.raise_if_any(con)

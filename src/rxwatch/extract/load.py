@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from rxwatch.extract.schema import TABLES
+from rxwatch.extract.schema import TABLES, Table
 from rxwatch.extract.validation import ExtractError, Problem
 
 FORMATS = ("csv", "parquet", "fhir")
@@ -63,13 +63,15 @@ def open_extract(
     *,
     practice: str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    tables: tuple[Table, ...] = TABLES,
 ) -> duckdb.DuckDBPyConnection:
     """Load and validate an extract into tables practices, patients, medications, events.
 
     ``practice`` (an ODS code) is required by a FHIR extract whose patients do not name their
     practice; for CSV and Parquet it is a guard: every practice in the extract must be that one.
     Raises ExtractError (all problems found, up to MAX_PROBLEMS); the connection then holds none of
-    the extract's tables.
+    the extract's tables. ``tables`` (CSV and Parquet) limits which files are read: the clinical
+    store stages only the small ones and loads the rest straight into the store.
     """
     from rxwatch.extract.canonical import read_canonical, validate_typed
 
@@ -86,7 +88,7 @@ def open_extract(
             drop_tables(con)
             raise
         return con
-    read_canonical(con, path, fmt)
+    read_canonical(con, path, fmt, tables)
     if practice is not None:
         others = [
             r[0]

@@ -17,6 +17,7 @@ lets one process write at a time: a second writer is told the store is in use.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import tempfile
@@ -29,9 +30,10 @@ import duckdb
 
 from rxwatch import __version__
 from rxwatch.errors import RxWatchError
-from rxwatch.extract.canonical import Collector, Source, _Found, q
-from rxwatch.extract.load import detect_format, open_extract
+from rxwatch.extract.canonical import Collector, Source, _Found, load_select, q
+from rxwatch.extract.load import detect_format, drop_tables, open_extract
 from rxwatch.extract.schema import EVENTS, MEDICATIONS, PATIENTS, PRACTICES, TABLES, Column
+from rxwatch.extract.validation import ExtractError
 
 SCHEMA_VERSION = "1"
 PRACTICE = Column("practice", "VARCHAR", True, "code")  # added to medications and events
@@ -304,8 +306,22 @@ def _check_ids_free(
     found.raise_if_any(con)
 
 
-def _replace(con: duckdb.DuckDBPyConnection, practices: list[str], rec: ImportRecord) -> None:
-    """Delete each of the extract's practices and insert its new snapshot: one transaction."""
+class _FastPathFailed(Exception):
+    """The straight-to-store load met a row it will not take: roll back, validate in full."""
+
+
+def _replace(
+    con: duckdb.DuckDBPyConnection,
+    practices: list[str],
+    rec: ImportRecord,
+    direct: dict[str, tuple[str, list]] | None = None,
+) -> ImportRecord:
+    """Delete each of the extract's practices and insert its new snapshot: one transaction.
+
+    ``direct`` maps a table to a SELECT that reads its file straight into the store, raising at the
+    first bad row (``load_select``); its rows' ``practice`` comes from the staged patients in the
+    same join that checks every row names a known patient. Without it, staged tables are copied.
+    """
     con.execute("BEGIN TRANSACTION")
     try:
         for t in ("events", "medications", "patients"):
@@ -314,13 +330,31 @@ def _replace(con: duckdb.DuckDBPyConnection, practices: list[str], rec: ImportRe
         for t in (PRACTICES, PATIENTS):
             cols = ", ".join(q(c) for c in t.column_names)
             con.execute(f"INSERT INTO store.{t.name} ({cols}) SELECT {cols} FROM {t.name}")
+        rows = dict(rec.rows)
         for t in (MEDICATIONS, EVENTS):
             cols = ", ".join(q(c) for c in t.column_names)
             src = ", ".join(f"x.{q(c)}" for c in t.column_names)
-            con.execute(
-                f"INSERT INTO store.{t.name} ({cols}, practice) SELECT {src}, p.practice"
-                f" FROM {t.name} x JOIN patients p ON p.patient_id = x.patient_id"
-            )
+            if direct is None:
+                con.execute(
+                    f"INSERT INTO store.{t.name} ({cols}, practice) SELECT {src}, p.practice"
+                    f" FROM {t.name} x JOIN patients p ON p.patient_id = x.patient_id"
+                )
+                continue
+            select, params = direct[t.name]
+            try:
+                n = con.execute(
+                    f"INSERT INTO store.{t.name} ({cols}, practice) SELECT {src}, CASE WHEN"
+                    " p.practice IS NULL AND x.patient_id IS NOT NULL THEN"
+                    " error('rxwatch: unknown patient') ELSE p.practice END"
+                    f" FROM ({select}) x LEFT JOIN patients p ON p.patient_id = x.patient_id",
+                    params,
+                ).fetchone()
+            except duckdb.TransactionException:
+                raise
+            except duckdb.Error as exc:
+                raise _FastPathFailed from exc
+            rows[t.name] = int(n[0]) if n else 0
+        rec = dataclasses.replace(rec, rows=rows)
         con.execute(
             f"INSERT INTO store.imports ({_IMPORT_COLUMNS}) VALUES"
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -340,6 +374,66 @@ def _replace(con: duckdb.DuckDBPyConnection, practices: list[str], rec: ImportRe
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return rec
+
+
+def _direct_selects(extract_dir: Path, fmt: str) -> dict[str, tuple[str, list]] | None:
+    """The straight-to-store SELECTs of medications and events, when the format allows them."""
+    if fmt != "csv" or not extract_dir.is_dir():
+        return None
+    out = {}
+    for t in (MEDICATIONS, EVENTS):
+        sel = load_select(extract_dir / f"{t.name}.{fmt}", t, fmt)
+        if sel is None:
+            return None
+        out[t.name] = sel
+    return out
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    store_path: Path,
+    extract_dir: Path,
+    fmt: str,
+    digest: str,
+    direct: dict[str, tuple[str, list]] | None,
+) -> ImportRecord:
+    """Check the staged extract against the store, then replace its practices' snapshots."""
+    practices = [r[0] for r in con.execute("SELECT ods_code FROM practices ORDER BY 1").fetchall()]
+    try:
+        _check_ids_free(con, extract_dir, fmt, practices)
+    except ExtractError:
+        if direct is not None:  # problems inside the unread files are reported first
+            raise _FastPathFailed from None
+        raise
+    replaced = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT ods_code FROM store.practices"
+            " WHERE ods_code IN (SELECT unnest(?)) ORDER BY 1",
+            [practices],
+        ).fetchall()
+    ]
+    staged = (PRACTICES, PATIENTS) if direct else TABLES
+    rows = {
+        t.name: int(con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0])  # type: ignore[index]
+        for t in staged
+    }
+    next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM store.imports")
+    rec = ImportRecord(
+        id=int(next_id.fetchone()[0]),  # type: ignore[index]
+        imported_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        source=str(extract_dir.resolve()),
+        format=fmt,
+        practices=tuple(practices),
+        rows=rows,
+        content_hash=digest,
+        replaced=tuple(replaced),
+    )
+    try:
+        return _replace(con, practices, rec, direct)
+    except duckdb.TransactionException:
+        raise _in_use(store_path) from None
 
 
 def import_extract(
@@ -367,40 +461,23 @@ def import_extract(
                 current = _already_current(con, digest)
                 if current is not None:
                     return current
-                open_extract(extract_dir, practice=practice, con=con)
-                practices = [
-                    r[0]
-                    for r in con.execute("SELECT ods_code FROM practices ORDER BY 1").fetchall()
-                ]
-                _check_ids_free(con, extract_dir, fmt, practices)
-                replaced = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT DISTINCT ods_code FROM store.practices"
-                        " WHERE ods_code IN (SELECT unnest(?)) ORDER BY 1",
-                        [practices],
-                    ).fetchall()
-                ]
-                rows = {
-                    t.name: int(con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0])  # type: ignore[index]
-                    for t in TABLES
-                }
-                next_id = con.execute("SELECT coalesce(max(id), 0) + 1 FROM store.imports")
-                rec = ImportRecord(
-                    id=int(next_id.fetchone()[0]),  # type: ignore[index]
-                    imported_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-                    source=str(extract_dir.resolve()),
-                    format=fmt,
-                    practices=tuple(practices),
-                    rows=rows,
-                    content_hash=digest,
-                    replaced=tuple(replaced),
-                )
+                # CSV: stage only practices and patients; the large files go straight into the
+                # store in the replacing transaction, each parsed once and never copied.
+                direct = _direct_selects(extract_dir, fmt)
+                small = (PRACTICES, PATIENTS) if direct else TABLES
                 try:
-                    _replace(con, practices, rec)
-                except duckdb.TransactionException:
-                    raise _in_use(store_path) from None
-                return rec
+                    open_extract(extract_dir, practice=practice, con=con, tables=small)
+                except ExtractError:
+                    if not direct:
+                        raise
+                    direct = None  # the full validation lists every problem in every file
+                    open_extract(extract_dir, practice=practice, con=con)
+                try:
+                    return _store(con, store_path, extract_dir, fmt, digest, direct)
+                except _FastPathFailed:
+                    drop_tables(con)
+                    open_extract(extract_dir, practice=practice, con=con)  # names the problems
+                    return _store(con, store_path, extract_dir, fmt, digest, None)
         finally:
             con.close()
 
