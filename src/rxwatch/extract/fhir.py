@@ -24,7 +24,7 @@ from rxwatch.extract.fhir_read import (
     find_fhir_files,
     read_fhir,
 )
-from rxwatch.extract.fhir_write import tables_to_ndjson
+from rxwatch.extract.fhir_write import MEMORY_LIMIT, tables_to_ndjson
 from rxwatch.extract.schema import TABLES
 
 __all__ = [
@@ -43,9 +43,12 @@ def export_ndjson(*, out: Path, store: Path | None = None, extract_dir: Path | N
     if (store is None) == (extract_dir is None):
         raise RxWatchError("give either a clinical store or an extract directory to export")
     if extract_dir is not None:
-        from rxwatch.extract.load import open_extract
+        from rxwatch.extract.load import new_connection, open_extract
 
-        con = open_extract(Path(extract_dir))
+        # capped from the start: loading a large extract is most of the export's memory otherwise
+        con = new_connection()
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT >> 20}MiB'")
+        con = open_extract(Path(extract_dir), con=con)
         source = str(extract_dir)
     else:
         store = Path(store)  # type: ignore[arg-type]
