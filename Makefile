@@ -11,7 +11,7 @@ export RXWATCH_DATA_DIR ?= $(CURDIR)/var
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_UPDATED := var/.apt-updated
 
-.PHONY: demo test install install-dev system-deps frontend lint bench clean help
+.PHONY: demo test test-all install install-dev system-deps frontend lint bench clean help
 
 help:
 	@echo "make demo   install, build the synthetic demo, run the weekly search and serve the app on \$$PORT ($(PORT))"
@@ -56,8 +56,13 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
+# The default run leaves out tests marked `slow` (federation-sized sync, hundreds-of-patients
+# reference checks, Hypothesis runs of full PySpark searches); `make test-all` runs them too.
 test: install-dev system-deps frontend lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" --durations=15
+
+test-all: install-dev system-deps frontend lint
+	$(BIN)/pytest --durations=25
 
 bench: install-dev
 	$(BIN)/python bench/synth_import.py

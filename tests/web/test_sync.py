@@ -297,7 +297,7 @@ def test_sync_closes_work_in_progress_when_monitoring_is_done(practices, tech_a)
 
 
 @pytest.mark.slow
-def test_sync_of_a_federation_sized_run_takes_seconds(practices):
+def test_sync_of_a_federation_sized_run(practices):
     n = 5_000  # the production-like figure (20k flags, a file database) is tests/web/bench_sync.py
 
     def rows(as_of, drop=0):
@@ -327,8 +327,7 @@ def test_sync_of_a_federation_sized_run_takes_seconds(practices):
         f"second run {second[1]:.1f} s CPU ({second[0]:.1f} s wall)"
     )
     assert run1.opened == n and (run2.closed, run2.updated) == (2000, 0)
-    # generous: inside the test's transaction every sync is a savepoint, which SQLite makes slower
-    assert first[1] < 20 and second[1] < 20
+    # Speed is measured by tests/web/bench_sync.py, never asserted here.
     assert chain.verify_chain().ok
 
 

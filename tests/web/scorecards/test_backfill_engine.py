@@ -42,7 +42,6 @@ def clinical(tmp_path_factory):
     return root / "store.duckdb", indicators
 
 
-@pytest.mark.slow
 def test_scorecard_equals_the_searchs_indicators_csv(clinical, db):
     store, indicators = clinical
     org = Organisation.objects.create(code="NEW", name="New organisation")
