@@ -67,6 +67,8 @@ test-all: install-dev system-deps frontend lint
 bench: install-dev
 	$(BIN)/python bench/synth_import.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/worklist.py
+	$(BIN)/python bench/monthly_report.py
 
 demo: install frontend
 	$(BIN)/python -m rxwatch.demo --out $(DEMO_DIR) --port $(PORT)
