@@ -8,11 +8,14 @@ What the practices' systems say, never edited by RxWatch (see docs/decisions/000
   many rows, the content hash of the files, the RxWatch version), so that a search can say what
   data it ran on.
 
-An import validates the whole extract first, in a staging database (in memory, spilling to a
-directory next to the store), then in one
-transaction deletes each of the extract's practices and inserts its new snapshot. A failed import
-leaves the store as it was; importing the same extract again changes nothing. DuckDB's file lock
-lets one process write at a time: a second writer is told the store is in use.
+An import validates practices and patients first, in a staging database (in memory, capped and
+spilling to a directory next to the store), then in one transaction deletes each of the extract's
+practices and inserts its new snapshot. A CSV extract's medications and events are not staged:
+each file is parsed once, checked row by row and inserted straight into the store inside that
+transaction; a bad row aborts it, and the whole extract is then validated in full to name every
+problem. A failed import leaves the store as it was; importing the same extract again changes
+nothing. DuckDB's file lock lets one process write at a time: a second writer is told the store is
+in use.
 """
 
 from __future__ import annotations
@@ -456,6 +459,9 @@ def import_extract(
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute("SET temp_directory = ?", [str(Path(tmp) / "spill")])
+            # Large files stream into the store, so a small cap costs no CPU (measured at 15M
+            # rows) and keeps a shared machine's memory free; anything bigger spills to ``tmp``.
+            con.execute("SET memory_limit = '1GB'")
             with _attached(con, store_path, read_only=False):
                 _ensure_schema(con, store_path)
                 current = _already_current(con, digest)
