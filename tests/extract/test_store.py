@@ -214,6 +214,60 @@ def test_failed_import_leaves_store_unchanged(db: Path, tmp_path: Path) -> None:
     assert not list(db.parent.glob(".rxwatch-import-*"))
 
 
+def test_unknown_patient_in_a_directly_loaded_file_is_named(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Medications go straight into the store; a row naming no patient aborts it, then the full
+    validation names the line, and the store keeps its previous snapshot."""
+    before = snapshot(db)
+    bad = copy_extract(tmp_path, "bad")
+    with (bad / "medications.csv").open("a") as fh:
+        fh.write("P999,2025-03-01,39099711000001108,Methotrexate 2.5mg tablets,24,28\n")
+    fallbacks: list[bool] = []
+    full = store.open_extract
+
+    def spy(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        fallbacks.append(kwargs.get("tables") is None)
+        return full(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "open_extract", spy)
+    with pytest.raises(ExtractError) as info:
+        import_extract(db, bad)
+    assert "medications.csv" in str(info.value) and "P999" in str(info.value)
+    assert "patient is not in patients" in str(info.value)
+    assert fallbacks == [False, True]  # staged the small files, then validated everything
+    assert snapshot(db) == before
+
+
+def test_clean_csv_import_stages_only_the_small_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    full = store.open_extract
+
+    def spy(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        calls.append(tuple(t.name for t in kwargs.get("tables", ())))  # type: ignore[union-attr]
+        return full(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "open_extract", spy)
+    path = tmp_path / "clinical.duckdb"
+    rec = import_extract(path, copy_extract(tmp_path))
+    assert calls == [("practices", "patients")]
+    con = open_extract(FIXTURE)
+    assert rec.rows == {
+        t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+        for t in ("practices", "patients", "medications", "events")
+    }
+    for t in ("medications", "events"):
+        cols = ", ".join(c[0] for c in con.execute(f"DESCRIBE {t}").fetchall())
+        want = con.execute(f"SELECT {cols} FROM {t} ORDER BY ALL").fetchall()
+        got = duckdb.connect(str(path), read_only=True)
+        try:
+            assert got.execute(f"SELECT {cols} FROM {t} ORDER BY ALL").fetchall() == want
+        finally:
+            got.close()
+
+
 def test_failure_inside_the_transaction_rolls_back(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
