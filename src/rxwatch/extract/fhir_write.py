@@ -13,6 +13,7 @@ returns the same rows. See docs/extracts.md, "FHIR R4 UK Core".
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from itertools import pairwise
 from pathlib import Path
@@ -106,10 +107,11 @@ def tables_to_ndjson(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str,
         return counts
     finally:
         for n, v in saved.items():
-            try:
+            if _setting(con, n) == v:
+                continue
+            # best effort: DuckDB refuses to move a temp_directory it has spilled to
+            with contextlib.suppress(duckdb.Error):
                 con.execute(f"SET {n} = '{_quote(v)}'")
-            except duckdb.Error:
-                con.execute(f"RESET {n}")
 
 
 def _path_sql(path: Path) -> str:
