@@ -14,8 +14,7 @@ from tests.web.factories import (
     staff,
 )
 
-from rxwatch.engine.api import SearchResult
-from rxwatch.engine.search import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA
+from rxwatch.engine.api import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA, SearchResult
 from rxwatch.web.cases.models import CaseStatus, FlagStatus, MonitoringCase
 from rxwatch.web.cases.sync import APPLIES, RuleInfo, sync_search_run
 from rxwatch.web.organisations.models import Role

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from rxwatch.engine.api import SearchResult
+from rxwatch.engine.api import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA, SearchResult
 from rxwatch.web.cases.sync import RuleInfo
 
 RULES = {
@@ -15,36 +15,6 @@ RULES = {
     "lithium.level": RuleInfo("lithium", "lithium"),
     "pincer.gi_p3a": RuleInfo("pincer.gi_p3a", "nsaid"),
 }
-
-RESULT_SCHEMA = pa.schema(
-    [
-        ("practice", pa.string()),
-        ("patient_id", pa.string()),
-        ("rule_id", pa.string()),
-        ("status", pa.string()),
-        ("reason", pa.string()),
-        ("last_date", pa.date32()),
-        ("last_value", pa.float64()),
-        ("due_date", pa.date32()),
-        ("days_overdue", pa.int64()),
-    ]
-)
-INDICATOR_SCHEMA = pa.schema(
-    [
-        ("practice", pa.string()),
-        ("indicator_id", pa.string()),
-        ("numerator", pa.int64()),
-        ("denominator", pa.int64()),
-    ]
-)
-SPECIALIST_SCHEMA = pa.schema(
-    [
-        ("practice", pa.string()),
-        ("patient_id", pa.string()),
-        ("rule_id", pa.string()),
-        ("last_issue_date", pa.date32()),
-    ]
-)
 
 
 def row(

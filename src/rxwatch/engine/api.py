@@ -41,6 +41,38 @@ RESULT_COLUMNS = (
 INDICATOR_COLUMNS = ("practice", "indicator_id", "numerator", "denominator")
 SPECIALIST_COLUMNS = ("practice", "patient_id", "rule_id", "last_issue_date")
 
+# The Arrow types of the three tables: every producer (each backend) casts to them, and every
+# consumer (the web sync, the scorecards, tests building results by hand) can rely on them.
+RESULT_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("patient_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("last_date", pa.date32()),
+        ("last_value", pa.float64()),
+        ("due_date", pa.date32()),
+        ("days_overdue", pa.int64()),
+    ]
+)
+INDICATOR_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("indicator_id", pa.string()),
+        ("numerator", pa.int64()),
+        ("denominator", pa.int64()),
+    ]
+)
+SPECIALIST_SCHEMA = pa.schema(
+    [
+        ("practice", pa.string()),
+        ("patient_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("last_issue_date", pa.date32()),
+    ]
+)
+
 
 @dataclass(frozen=True)
 class SearchResult:

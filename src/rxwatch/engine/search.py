@@ -23,7 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rxwatch.engine.alerts import compile_alert, compile_specialist
-from rxwatch.engine.api import INDICATOR_COLUMNS, RESULT_COLUMNS, SPECIALIST_COLUMNS, SearchResult
+from rxwatch.engine.api import (
+    INDICATOR_COLUMNS,
+    RESULT_COLUMNS,
+    RESULT_SCHEMA,
+    SPECIALIST_COLUMNS,
+    SPECIALIST_SCHEMA,
+    SearchResult,
+)
 from rxwatch.engine.facts import shared_facts
 from rxwatch.engine.monitoring import assess, not_excluded, test_rows, threshold_slots, treated
 from rxwatch.engine.reasons import write_reasons
@@ -32,35 +39,6 @@ from rxwatch.rules.catalogue import Catalogue
 
 log = logging.getLogger(__name__)
 
-RESULT_SCHEMA = pa.schema(
-    [
-        ("practice", pa.string()),
-        ("patient_id", pa.string()),
-        ("rule_id", pa.string()),
-        ("status", pa.string()),
-        ("reason", pa.string()),
-        ("last_date", pa.date32()),
-        ("last_value", pa.float64()),
-        ("due_date", pa.date32()),
-        ("days_overdue", pa.int64()),
-    ]
-)
-INDICATOR_SCHEMA = pa.schema(
-    [
-        ("practice", pa.string()),
-        ("indicator_id", pa.string()),
-        ("numerator", pa.int64()),
-        ("denominator", pa.int64()),
-    ]
-)
-SPECIALIST_SCHEMA = pa.schema(
-    [
-        ("practice", pa.string()),
-        ("patient_id", pa.string()),
-        ("rule_id", pa.string()),
-        ("last_issue_date", pa.date32()),
-    ]
-)
 OUTPUT_TYPES = {**ROW_TYPES, "numerator": "int64", "denominator": "int64"}
 _ARROW = {
     "string": pa.string(),
