@@ -197,7 +197,13 @@ def timeline(case: MonitoringCase) -> list[TimelineEntry]:
                 b.note,
             )
         )
+    escalations = list(case.escalations.select_related("escalated_by", "decided_by"))
+    # A pharmacist's "escalate to GP" decision is stored as a review *and* its escalation: the
+    # timeline shows it once, as the escalation (which carries the GP's answer).
+    escalated_reviews = {e.review_id for e in escalations if e.review_id is not None}
     for r in case.reviews.select_related("reviewer"):
+        if r.pk in escalated_reviews:
+            continue
         label = Decision(r.decision).label
         dose = " (dose change)" if r.dose_change else ""
         out.append(
@@ -211,7 +217,7 @@ def timeline(case: MonitoringCase) -> list[TimelineEntry]:
         )
     for s in case.sign_offs.select_related("signed_by"):
         out.append(TimelineEntry(s.signed_at, "sign_off", "Signed off", _who(s.signed_by), s.note))
-    for e in case.escalations.select_related("escalated_by", "decided_by"):
+    for e in escalations:
         out.append(
             TimelineEntry(
                 e.escalated_at, "escalation", "Escalated to GP", _who(e.escalated_by), e.note
