@@ -212,6 +212,20 @@ def test_review_and_sign_off(api, pharm_a, practice_a):
     assert r.status_code == 200 and r.json()["status"] == "closed"
 
 
+def test_review_queue_filters_by_reason(api, pharm_a, practice_a, practice_b):
+    alert = MonitoringCaseFactory(practice=practice_a, flag_status=FlagStatus.SAFETY_ALERT)
+    nonresp = MonitoringCaseFactory(practice=practice_a, status=CaseStatus.NON_RESPONDER)
+    MonitoringCaseFactory(practice=practice_b, flag_status=FlagStatus.SAFETY_ALERT)
+    assert api.get("/review-queue", user=pharm_a).json()["count"] == 2
+    body = api.get("/review-queue", reason="safety_alert").json()
+    assert [c["id"] for c in body["items"]] == [alert.pk]  # not practice B's
+    body = api.get("/review-queue", reason=["safety_alert", "non_responder"]).json()
+    assert {c["id"] for c in body["items"]} == {alert.pk, nonresp.pk}
+    assert api.get("/review-queue", reason="overdue").json()["count"] == 0
+    event = AuditEvent.objects.filter(action="viewed.review_queue").latest("seq")
+    assert event.after["filters"] == {"reason": ["overdue"]}
+
+
 def test_errors_map_to_status_codes(api, tech_a, pharm_a, case_a):
     assert (
         api.post(

@@ -380,6 +380,39 @@ def test_review_queue_lists_out_of_range_and_non_responders(
     assert AuditEvent.objects.filter(action="viewed.review_queue").count() == 2
 
 
+def test_review_queue_filters_by_reason(client, pharm_a, practice_a, practice_b, hub_lead):
+    MonitoringCaseFactory(
+        practice=practice_a, patient_id="A-ALERT", flag_status=FlagStatus.SAFETY_ALERT
+    )
+    MonitoringCaseFactory(
+        practice=practice_a, patient_id="A-NONRESP", status=CaseStatus.NON_RESPONDER
+    )
+    MonitoringCaseFactory(
+        practice=practice_b, patient_id="B-ALERT", flag_status=FlagStatus.SAFETY_ALERT
+    )
+    client.force_login(pharm_a)
+    page = html(client.get(url("review_queue")))
+    assert 'id="filter-reason"' in page and 'name="reason"' in page
+    assert "A-ALERT" in page and "A-NONRESP" in page
+    page = html(client.get(url("review_queue"), {"reason": "safety_alert"}))
+    assert "A-ALERT" in page and "A-NONRESP" not in page and "B-ALERT" not in page
+    assert '<option value="safety_alert" selected>Safety alert</option>' in page
+    event = AuditEvent.objects.filter(action="viewed.review_queue").latest("seq")
+    assert event.after["filters"]["reason"] == "safety_alert"
+    page = html(client.get(url("review_queue"), {"reason": "missed_diagnosis"}))
+    assert "No cases match these filters." in page
+    # an unknown reason is ignored: the whole queue, and the select says so
+    page = html(client.get(url("review_queue"), {"reason": "overdue"}))
+    assert "A-ALERT" in page and "A-NONRESP" in page
+    assert '<option value="" selected>All reasons</option>' in page
+    # a hub role filters across its practices, and by practice too
+    client.force_login(hub_lead)
+    page = html(client.get(url("review_queue"), {"reason": "safety_alert"}))
+    assert "A-ALERT" in page and "B-ALERT" in page and "A-NONRESP" not in page
+    page = html(client.get(url("review_queue"), {"reason": "safety_alert", "practice": "B82002"}))
+    assert "B-ALERT" in page and "A-ALERT" not in page
+
+
 def test_review_note_required(client, pharm_a, out_of_range_a):
     client.force_login(pharm_a)
     page = html(

@@ -174,12 +174,17 @@ def review_queue(
     request,
     practice: str | None = None,
     drug_group: str | None = None,
+    reason: list[str] = Query(None),  # noqa: B008
     limit: int = 50,
     offset: int = 0,
 ):
-    """The pharmacist queue: out of range, safety alerts, missed diagnoses, non-responders."""
-    qs = queries.review_queue(_user(request), practice=practice, drug_group=drug_group)
-    filters = {"practice": practice, "drug_group": drug_group}
+    """The pharmacist queue: out of range, safety alerts, missed diagnoses, non-responders.
+    ``reason`` (repeatable: out_of_range, non_responder, safety_alert, missed_diagnosis) keeps
+    the cases in the queue for any of those reasons."""
+    qs = queries.review_queue(
+        _user(request), practice=practice, drug_group=drug_group, reason=reason
+    )
+    filters = {"practice": practice, "drug_group": drug_group, "reason": reason}
     return _listing(request, "review_queue", qs, filters, limit, offset)
 
 

@@ -12,6 +12,7 @@ from rxwatch.web.cases.models import (
     ContactMethod,
     ContactOutcome,
     FlagStatus,
+    ReviewReason,
     SuppressionReason,
 )
 
@@ -135,6 +136,7 @@ FLAG_CHOICES = [
         for f in (FlagStatus.OVERDUE, FlagStatus.DUE_SOON, FlagStatus.OUT_OF_RANGE)
     ],
 ]
+REVIEW_REASON_CHOICES = [("", "All reasons"), *ReviewReason.choices]
 STAGE_CHOICES = [
     ("", "Any"),
     ("open", "Not yet contacted"),
@@ -146,8 +148,9 @@ STAGE_CHOICES = [
 def filter_selects(
     values: dict, *, fields: tuple[str, ...], practices=(), drug_groups=()
 ) -> list[dict]:
-    """The GET filters above a list (practice, drug group, status, recall stage) as plain options:
-    a list page renders them on every request, and Django form widgets are slow to iterate."""
+    """The GET filters above a list (practice, drug group, status, recall stage, reason for
+    review) as plain options: a list page renders them on every request, and Django form widgets
+    are slow to iterate."""
     choices = {
         "practice": (
             "Practice",
@@ -160,6 +163,7 @@ def filter_selects(
         ),
         "flag": ("Status", FLAG_CHOICES),
         "stage": ("Recall stage", STAGE_CHOICES),
+        "reason": ("Reason for review", REVIEW_REASON_CHOICES),
     }
     out = []
     for name in fields:

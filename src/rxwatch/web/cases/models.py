@@ -42,6 +42,18 @@ class FlagStatus(models.TextChoices):
 
 
 REVIEW_FLAGS = (FlagStatus.OUT_OF_RANGE, FlagStatus.SAFETY_ALERT, FlagStatus.MISSED_DIAGNOSIS)
+
+
+class ReviewReason(models.TextChoices):
+    """Why a case is in the pharmacist's review queue, as the queue's filter offers it: what the
+    search says (out of range, safety alert, missed diagnosis), or that recall failed."""
+
+    OUT_OF_RANGE = "out_of_range", "Out of range"
+    NON_RESPONDER = "non_responder", "Non-responder"
+    SAFETY_ALERT = "safety_alert", "Safety alert"
+    MISSED_DIAGNOSIS = "missed_diagnosis", "Possible missed diagnosis"
+
+
 TECHNICIAN_FLAGS = (FlagStatus.OVERDUE, FlagStatus.DUE_SOON, FlagStatus.OUT_OF_RANGE)
 
 # Clinical priority, most urgent first: a result out of range or a prescribing hazard can harm now;

@@ -19,7 +19,9 @@ from rxwatch.web.cases.models import (
     REVIEW_FLAGS,
     TECHNICIAN_FLAGS,
     CaseStatus,
+    FlagStatus,
     MonitoringCase,
+    ReviewReason,
     SearchRun,
 )
 from rxwatch.web.organisations.models import User
@@ -65,11 +67,27 @@ def worklist(
     return _filtered(qs, practice=practice, drug_group=drug_group).by_priority()
 
 
+# What each review-queue reason means: a non-responder is a recall outcome (the case's status),
+# the others are what the latest search says (its flag status).
+REVIEW_REASON_FILTERS: dict[str, Q] = {
+    ReviewReason.OUT_OF_RANGE: Q(flag_status=FlagStatus.OUT_OF_RANGE),
+    ReviewReason.NON_RESPONDER: Q(status=CaseStatus.NON_RESPONDER),
+    ReviewReason.SAFETY_ALERT: Q(flag_status=FlagStatus.SAFETY_ALERT),
+    ReviewReason.MISSED_DIAGNOSIS: Q(flag_status=FlagStatus.MISSED_DIAGNOSIS),
+}
+
+
 def review_queue(
-    user: User, *, practice: str | None = None, drug_group: str | None = None
+    user: User,
+    *,
+    practice: str | None = None,
+    drug_group: str | None = None,
+    reason: Iterable[str] | None = None,
 ) -> QuerySet[MonitoringCase]:
     """The pharmacist's queue: out-of-range results, safety alerts, possible missed diagnoses,
-    non-responders and cases handed to a pharmacist (``in_review``), not yet escalated or closed."""
+    non-responders and cases handed to a pharmacist (``in_review``), not yet escalated or closed.
+    ``reason`` (``ReviewReason`` values) keeps the cases in the queue for any of those reasons;
+    an unknown value matches nothing rather than widening the queue."""
     qs = (
         cases_for(user)
         .filter(status__in=[s for s in ACTIVE_STATUSES if s != CaseStatus.ESCALATED])
@@ -78,6 +96,12 @@ def review_queue(
             | Q(status__in=[CaseStatus.NON_RESPONDER, CaseStatus.IN_REVIEW])
         )
     )
+    if reason:
+        wanted = Q(pk__in=[])
+        for r in reason:
+            if r in REVIEW_REASON_FILTERS:
+                wanted |= REVIEW_REASON_FILTERS[r]
+        qs = qs.filter(wanted)
     return _filtered(qs, practice=practice, drug_group=drug_group).by_priority()
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from rxwatch.web.cases import actions, queries
 from rxwatch.web.cases.forms import filter_selects
-from rxwatch.web.cases.models import CaseStatus, MonitoringCase
+from rxwatch.web.cases.models import CaseStatus, MonitoringCase, ReviewReason
 from rxwatch.web.cases.views import (
     attempt_counts,
     awaiting_sign_off,
@@ -56,7 +56,13 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     v = viewer(request)
     practice = v.practice_filter(request.GET.get("practice"))
     drug_group = request.GET.get("drug_group") or None
-    qs = queries.review_queue(v.user, practice=practice, drug_group=drug_group)
+    reason = request.GET.get("reason") or None
+    if reason not in ReviewReason.values:
+        reason = None  # an unknown reason shows the whole queue, as the select then says
+    filters = {"practice": practice, "drug_group": drug_group, "reason": reason}
+    qs = queries.review_queue(
+        v.user, practice=practice, drug_group=drug_group, reason=[reason] if reason else None
+    )
     page_obj = paginate(request, qs)
     cases = list(page_obj.object_list)
     ids = [c.pk for c in cases]
@@ -70,17 +76,17 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         what="review_queue",
         practice=chosen,
         detail={
-            "filters": {
-                k: val for k, val in {"practice": practice, "drug_group": drug_group}.items() if val
-            },
+            "filters": {k: val for k, val in filters.items() if val},
             "count": page_obj.paginator.count,
             "page": page_obj.number,
             "shown": ids,
         },
     )
     selects = filter_selects(
-        {"practice": practice, "drug_group": drug_group},
-        fields=("practice", "drug_group") if len(v.practices) > 1 else ("drug_group",),
+        filters,
+        fields=("practice", "drug_group", "reason")
+        if len(v.practices) > 1
+        else ("drug_group", "reason"),
         practices=v.practices,
         drug_groups=drug_groups(),
     )
@@ -94,6 +100,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "pager": pager(request, page_obj),
             "multi_practice": len(v.practices) > 1,
             "data_run": queries.latest_run(),
+            "filtered": any(filters.values()),
         },
     )
 
