@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 
 import duckdb
 import pytest
@@ -17,68 +16,20 @@ from rxwatch.web.cases import weekly
 from rxwatch.web.cases.models import CaseStatus, MonitoringCase
 from rxwatch.web.cases.sync import APPLIES, EXCLUDED, NOT_IN_POPULATION
 
+from .clinicalstore import P1_NHS, build_store, stub_catalogue
 from .searchresults import result, row
 
 AS_OF = dt.date(2026, 11, 23)
-MTX, SHARED_CARE = "111111", "222222"
 
 
 @pytest.fixture
 def store(tmp_path):
-    """A clinical store with the canonical tables (and ``practice`` on medications and events).
-    P1 still on methotrexate; P2 on it but with shared-care monitoring recorded; P3 stopped it;
-    P4 on it but deceased."""
-    path = tmp_path / "clinical.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE practices (ods_code VARCHAR, name VARCHAR, pcn VARCHAR)")
-    con.execute(
-        "CREATE TABLE patients (patient_id VARCHAR, practice VARCHAR, date_of_birth DATE, "
-        "sex VARCHAR, nhs_number VARCHAR, date_of_death DATE, registration_end DATE)"
-    )
-    con.execute(
-        "CREATE TABLE medications (patient_id VARCHAR, issue_date DATE, dmd_code VARCHAR, "
-        "practice VARCHAR)"
-    )
-    con.execute(
-        "CREATE TABLE events (patient_id VARCHAR, date DATE, snomed_code VARCHAR, practice VARCHAR)"
-    )
-    con.execute("CREATE TABLE imports (id INTEGER, practices VARCHAR[])")
-    con.execute("INSERT INTO practices VALUES ('A81001', 'Alpha Surgery', NULL)")
-    for pid, nhs, died in [
-        ("P1", "9434765919", None),
-        ("P2", None, None),
-        ("P3", None, None),
-        ("P4", None, "2026-11-01"),
-    ]:
-        con.execute(
-            "INSERT INTO patients VALUES (?, 'A81001', '1960-01-01', 'F', ?, ?, NULL)",
-            [pid, nhs, died],
-        )
-    for pid in ("P1", "P2", "P4"):
-        con.execute("INSERT INTO medications VALUES (?, '2026-11-01', ?, 'A81001')", [pid, MTX])
-    con.execute("INSERT INTO medications VALUES ('P3', '2026-01-01', ?, 'A81001')", [MTX])
-    con.execute("INSERT INTO events VALUES ('P2', '2026-10-01', ?, 'A81001')", [SHARED_CARE])
-    con.execute("INSERT INTO imports VALUES (1, ['A81001']), (2, ['A81001'])")
-    con.close()
-    return path
+    return build_store(tmp_path / "clinical.duckdb")
 
 
 @pytest.fixture
 def catalogue():
-    rule = SimpleNamespace(
-        id="methotrexate",
-        group="dmard",
-        kind="monitoring",
-        rule_ids=["methotrexate.fbc"],
-        treatment=SimpleNamespace(codelists=("mtx",), lookback_days=90),
-        exclusions=[SimpleNamespace(codelist="shared", lookback_days=365)],
-    )
-    codes = {"mtx": {MTX}, "shared": {SHARED_CARE}}
-    return SimpleNamespace(
-        rules=[rule],
-        rule=lambda rule_id: rule,
-        codes=lambda *names: frozenset().union(*(codes[n] for n in names)),
-    )
+    return stub_catalogue()
 
 
 def test_population_verdicts_word_the_closure(store, catalogue):
@@ -119,7 +70,7 @@ def test_run_search_command(store, catalogue, practice_a, monkeypatch):
     assert out.exit_code == 0, out.output
     assert "3 flagged; 3 cases opened" in out.output
     p1 = MonitoringCase.objects.get(patient_id="P1")
-    assert p1.nhs_number == "9434765919" and p1.first_flagged_run.store_import_ids == ["2"]
+    assert p1.nhs_number == P1_NHS and p1.first_flagged_run.store_import_ids == ["2"]
     out = runner.invoke(main, ["run-search", "--as-of", "2026-11-23", "--store", str(store)])
     assert out.exit_code == 0 and "3 closed" in out.output
     reasons = dict(MonitoringCase.objects.values_list("patient_id", "closed_reason"))
@@ -129,7 +80,7 @@ def test_run_search_command(store, catalogue, practice_a, monkeypatch):
     # an older search is refused before it runs
     out = runner.invoke(main, ["run-search", "--as-of", "2026-11-09", "--store", str(store)])
     assert out.exit_code == 2 and "older than the last synced search" in out.output
-    assert "P1" not in out.output and "9434765919" not in out.output
+    assert "P1" not in out.output and P1_NHS not in out.output
 
 
 def test_audit_verify_command(case_a, tech_a):

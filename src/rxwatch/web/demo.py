@@ -2,12 +2,13 @@
 searches replayed with simulated recall work, then the app served.
 
 ``rxwatch.demo`` has built the clinical store (``$RXWATCH_STORE``) before this runs. The replay runs the
-engine as of each of the last 52 weeks on that store, syncs each run into the workflow database
-(``cases.sync``), and after each sync does a week's work through the domain actions — the same calls
-the pages make, each with its audit event — with a seeded random generator and a weekly capacity per
-role, so that cases have believable histories: contact attempts, bookings, non-responders, reviews,
-sign-offs, suppressions, scope refusals escalated to a GP, GP decisions. The replay is skipped when the
-workflow database already holds it for the same store, date and seed.
+engine as of each of the last 52 weeks on that store, syncs each run into the workflow database the way
+``rxwatch run-search`` does (``cases.weekly.run_weekly_search``, given the search and the week's time),
+and after each sync does a week's work through the domain actions — the same calls the pages make, each
+with its audit event — with a seeded random generator and a weekly capacity per role, so that cases have
+believable histories: contact attempts, bookings, non-responders, reviews, sign-offs, suppressions,
+scope refusals escalated to a GP, GP decisions. The replay is skipped when the workflow database already
+holds it for the same store, date and seed.
 
 No real person is represented: the population is synthetic.
 """
@@ -295,25 +296,16 @@ def replay(
     from rxwatch.engine.search import run_search
     from rxwatch.extract.store import connect_store, current_practices
     from rxwatch.rules.catalogue import load_catalogue
-    from rxwatch.web.cases.sync import rule_info, sync_search_run
-    from rxwatch.web.cases.weekly import population_verdicts
+    from rxwatch.web.cases.weekly import run_weekly_search
     from rxwatch.web.organisations.models import User
 
     debug, settings.DEBUG = settings.DEBUG, False  # no SQL logging while replaying
     logging.getLogger("rxwatch.engine").setLevel(logging.WARNING)  # one line per week is enough
     try:
         catalogue = load_catalogue(codelists_dir=_codelists_dir())
-        rules = rule_info(catalogue)
         import_ids = sorted({str(rec.id) for rec in current_practices(store).values()})
         duck = connect_store(store)
         duck.execute("SET enable_progress_bar = false")  # the replay prints one line per week
-        nhs = {
-            (practice, pid): number
-            for practice, pid, number in duck.execute(
-                "SELECT practice, patient_id, nhs_number FROM patients WHERE nhs_number IS NOT NULL"
-            ).fetchall()
-        }
-        names = dict(duck.execute("SELECT ods_code, name FROM practices").fetchall())
         con = connect("duckdb", duckdb_con=duck)
         users = Staff(
             *(
@@ -332,10 +324,8 @@ def replay(
             )
 
         # The engine (DuckDB, off the GIL) searches next week while this thread syncs and works
-        # this week: the two overlap on a two-core machine. The workflow part reads the store
-        # through its own cursor, as DuckDB requires for a second thread.
-        verdicts_con = duck.cursor()
-        verdicts_con.execute("SET enable_progress_bar = false")
+        # this week: the two overlap on a two-core machine. The sync reads the store through its
+        # own connection, as DuckDB requires for a second thread.
         with ThreadPoolExecutor(max_workers=1) as pool:
             ahead = pool.submit(search, days[0])
             for i, day in enumerate(days):
@@ -344,17 +334,13 @@ def replay(
                 if i + 1 < len(days):
                     ahead = pool.submit(search, days[i + 1])
                 t1 = time.perf_counter()
-                run = sync_search_run(
+                run = run_weekly_search(
+                    store=store,
+                    as_of=day,
+                    organisation=organisation.code,
                     result=result,
-                    rules=rules,
-                    store_import_ids=import_ids,
-                    nhs_numbers=nhs,
-                    organisation=organisation,
-                    practice_names=names,
-                    in_population=lambda keys, d=day: population_verdicts(
-                        verdicts_con, catalogue, d, keys
-                    ),
                     at=_at(day, 6),
+                    catalogue=catalogue,
                 )
                 t2 = time.perf_counter()
                 work = simulate_week(day, users, rng) if i < len(days) - 1 else {}
@@ -365,7 +351,6 @@ def replay(
                     f"closed; {done} (waited {t1 - t0:.1f} s for the search, sync "
                     f"{t2 - t1:.1f} s, work {t3 - t2:.1f} s)"
                 )
-        verdicts_con.close()
         duck.close()
     finally:
         settings.DEBUG = debug

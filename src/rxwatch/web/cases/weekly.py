@@ -1,9 +1,9 @@
 """The weekly search as the workflow app runs it: clinical store → engine → ``sync_search_run``.
 
-``rxwatch run-search`` calls ``run_weekly_search``. The clinical store is opened read-only for the
-whole run; besides the search it gives the NHS numbers of flagged patients (for the reactive reminder)
-and, for cases the search no longer flags, whether the patient is still on the drug (so a closure can
-say "monitoring found done" rather than only "no longer flagged").
+``rxwatch run-search`` and the demo's replay call ``run_weekly_search``. The clinical store is opened
+read-only for the whole run; besides the search it gives the NHS numbers of flagged patients (for the
+reactive reminder) and, for cases the search no longer flags, whether the patient is still on the drug
+(so a closure can say "monitoring found done" rather than only "no longer flagged").
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
+from rxwatch.engine.api import SearchResult
 from rxwatch.web.cases.models import SearchRun
 from rxwatch.web.cases.sync import (
     APPLIES,
@@ -26,6 +30,9 @@ from rxwatch.web.cases.sync import (
 )
 from rxwatch.web.organisations.models import Organisation
 
+if TYPE_CHECKING:
+    from rxwatch.rules.catalogue import Catalogue
+
 log = logging.getLogger(__name__)
 
 
@@ -36,22 +43,37 @@ def run_weekly_search(
     codelists_dir: Path | None = None,
     organisation: str | None = None,
     user=None,
+    result: SearchResult | None = None,
+    at: dt.datetime | None = None,
+    catalogue: Catalogue | None = None,
 ) -> SearchRun:
     """Search the clinical store as of ``as_of`` and sync the result into cases.
 
     Practices new to the workflow store are added to ``organisation`` (its code; created if need
     be), or to the only organisation there is; otherwise their rows are skipped and counted.
+
+    For a replay (the demo): ``result`` is a search already run as of ``as_of`` on this store (it
+    is synced instead of searching again); ``at`` is the run's recorded time (its start, its
+    cases' and audit events' times; default now); ``catalogue`` is one already loaded, instead of
+    loading it (with ``codelists_dir``) on every call.
     """
     from rxwatch.engine.backends import connect
     from rxwatch.engine.search import run_search
     from rxwatch.extract.store import connect_store
     from rxwatch.rules.catalogue import load_catalogue
 
+    if result is not None and result.as_of != as_of:
+        raise ValueError(f"the search given is as of {result.as_of}, not {as_of}")
+    if catalogue is not None and codelists_dir is not None:
+        raise ValueError("give either a loaded catalogue or its codelists, not both")
     check_as_of(as_of)
-    catalogue = load_catalogue(codelists_dir=codelists_dir)
+    if catalogue is None:
+        catalogue = load_catalogue(codelists_dir=codelists_dir)
     duck = connect_store(store, read_only=True)
     try:
-        result = run_search(connect("duckdb", duckdb_con=duck), as_of=as_of, catalogue=catalogue)
+        if result is None:
+            con = connect("duckdb", duckdb_con=duck)
+            result = run_search(con, as_of=as_of, catalogue=catalogue)
         import_ids = _current_imports(duck)
         flagged = {
             (r["practice"], r["patient_id"])
@@ -66,6 +88,7 @@ def run_weekly_search(
             in_population=lambda keys: population_verdicts(duck, catalogue, as_of, keys),
             organisation=_organisation(organisation),
             practice_names=dict(duck.execute("SELECT ods_code, name FROM practices").fetchall()),
+            at=at,
         )
     finally:
         duck.close()
@@ -95,14 +118,25 @@ def _current_imports(duck) -> list[str]:
 
 
 def _nhs_numbers(duck, flagged: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(ODS code, patient_id) → NHS number for the flagged patients. The keys go in as an Arrow
+    table, not ``executemany`` (which inserts ~2k rows/s: 10 s for a federation's week)."""
     if not flagged:
         return {}
-    duck.execute("CREATE OR REPLACE TEMP TABLE _flagged (practice VARCHAR, patient_id VARCHAR)")
-    duck.executemany("INSERT INTO _flagged VALUES (?, ?)", sorted(flagged))
-    rows = duck.execute(
-        "SELECT p.practice, p.patient_id, p.nhs_number FROM patients p "
-        "JOIN _flagged f USING (practice, patient_id) WHERE p.nhs_number IS NOT NULL"
-    ).fetchall()
+    practices, patient_ids = zip(*sorted(flagged), strict=True)
+    keys = pa.table(
+        {
+            "practice": pa.array(practices, pa.string()),
+            "patient_id": pa.array(patient_ids, pa.string()),
+        }
+    )
+    duck.register("_flagged", keys)
+    try:
+        rows = duck.execute(
+            "SELECT p.practice, p.patient_id, p.nhs_number FROM patients p "
+            "JOIN _flagged f USING (practice, patient_id) WHERE p.nhs_number IS NOT NULL"
+        ).fetchall()
+    finally:
+        duck.unregister("_flagged")
     return {(practice, pid): nhs for practice, pid, nhs in rows}
 
 
