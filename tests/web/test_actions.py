@@ -210,6 +210,7 @@ def test_review_inside_scope_then_sign_off_closes_the_case(pharm_a, oor_case, or
     oor_case.refresh_from_db()
     assert oor_case.status == CaseStatus.CLOSED
     assert oor_case.closed_reason == "Reviewed and signed off: dose adjusted"
+    assert oor_case.closed_by == pharm_a
     assert oor_case.covered_until == signoff.signed_at.date() + dt.timedelta(days=28)
     assert [e.action for e in AuditEvent.objects.order_by("seq")][-2:] == [
         "case.review",
@@ -248,6 +249,7 @@ def test_dose_change_outside_scope_is_refused_then_escalated(pharm_a, gp_a, lith
     escalation.refresh_from_db()
     assert lithium_case.status == CaseStatus.CLOSED
     assert lithium_case.closed_reason == "Closed by GP: dose adjusted"
+    assert lithium_case.closed_by == gp_a
     assert escalation.outcome == EscalationOutcome.CLOSED and escalation.decided_by == gp_a
 
 
@@ -261,13 +263,13 @@ def test_gp_can_return_a_case_to_the_pharmacist(pharm_a, gp_a, lithium_case):
         close=False,
     )
     lithium_case.refresh_from_db()
-    assert lithium_case.status == CaseStatus.IN_REVIEW
+    assert lithium_case.status == CaseStatus.IN_REVIEW and lithium_case.closed_by is None
     with pytest.raises(InvalidTransition, match="Record a review"):
         reviews.sign_off(user=pharm_a, case=lithium_case)
     reviews.record_review(user=pharm_a, case=lithium_case, decision=Decision.CONTINUE)
     reviews.sign_off(user=pharm_a, case=lithium_case)
     lithium_case.refresh_from_db()
-    assert lithium_case.status == CaseStatus.CLOSED
+    assert lithium_case.status == CaseStatus.CLOSED and lithium_case.closed_by == pharm_a
     with pytest.raises(InvalidTransition, match="already been decided"):
         reviews.gp_decide(
             user=gp_a, escalation=escalation, decision=Decision.CONTINUE, note="again", close=True
@@ -358,6 +360,7 @@ def test_suppression_by_a_pharmacist(pharm_a, case_a):
     )
     case_a.refresh_from_db()
     assert case_a.status == CaseStatus.SUPPRESSED and s.suppressed_by == pharm_a
+    assert case_a.closed_by == pharm_a
     assert review_date.isoformat() in case_a.closed_reason
     assert last_event().after["suppression"]["reason"] == "monitored_elsewhere"
 

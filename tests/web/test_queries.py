@@ -9,10 +9,12 @@ from django.utils import timezone
 
 from rxwatch.web.cases import queries
 from rxwatch.web.cases.models import CaseStatus, FlagStatus, ReviewReason
+from rxwatch.web.cases.sync import APPLIES, sync_search_run
 from rxwatch.web.reviews import actions as reviews
 from rxwatch.web.reviews.models import Decision
 
 from .factories import MonitoringCaseFactory
+from .searchresults import RULES, result
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +123,22 @@ def test_review_queue_reasons_combine_and_an_unknown_one_matches_nothing(pharm_a
     assert _ids(queries.review_queue(hub_lead, reason=["out_of_range"], practice="A81001")) == {
         "OOR"
     }
+
+
+def test_a_closure_on_the_timeline_names_who_closed_the_case(pharm_a, practice_a):
+    signed = MonitoringCaseFactory(practice=practice_a, flag_status=FlagStatus.OUT_OF_RANGE)
+    reviews.record_review(user=pharm_a, case=signed, decision=Decision.CONTINUE, at=T0)
+    reviews.sign_off(user=pharm_a, case=signed, at=T0 + dt.timedelta(minutes=5))
+    signed.refresh_from_db()
+    closed = queries.timeline(signed)[-1]
+    assert (closed.kind, closed.actor) == ("closed", pharm_a.get_full_name())
+
+    by_search = MonitoringCaseFactory(practice=practice_a)
+    sync_search_run(
+        result=result(by_search.last_seen_run.as_of, [], ("A81001",)),
+        rules=RULES,
+        in_population=lambda keys: dict.fromkeys(keys, APPLIES),
+    )
+    by_search.refresh_from_db()
+    closed = queries.timeline(by_search)[-1]
+    assert (closed.kind, closed.actor) == ("closed", "RxWatch search")

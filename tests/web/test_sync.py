@@ -154,6 +154,7 @@ def test_three_weekly_runs(practices, pharm_a):
     assert (updated.before["flag_status"], updated.after["flag_status"]) == ("due_soon", "overdue")
     p5 = case("P5")
     assert p5.status == CaseStatus.CLOSED and p5.closed_by_run == run2
+    assert p5.closed_by is None  # the search, not a person
     assert p5.closed_reason == "Monitoring found done in the search of 2026-11-16"
     assert MonitoringCase.objects.filter(patient_id="P2").count() == 1  # held by the sign-off
     assert MonitoringCase.objects.filter(patient_id="P4").count() == 1  # held by the suppression

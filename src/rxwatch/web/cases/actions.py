@@ -249,6 +249,7 @@ def suppress_case(
             CaseStatus.SUPPRESSED,
             at,
             closed_at=at,
+            closed_by=user,
             closed_reason=f"Suppressed ({label}) until {review_date.isoformat()}",
         )
         state.audit_case(

@@ -204,6 +204,15 @@ class MonitoringCase(models.Model):
     closed_by_run = models.ForeignKey(
         SearchRun, on_delete=models.PROTECT, related_name="cases_closed", null=True, blank=True
     )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text="who closed or suppressed the case; empty when a search closed it "
+        "(closed_by_run)",
+    )
     covered_until = models.DateField(
         null=True,
         blank=True,

@@ -269,15 +269,11 @@ def timeline(case: MonitoringCase) -> list[TimelineEntry]:
             )
         )
     elif case.status == CaseStatus.CLOSED and case.closed_at:
-        by_search = case.closed_by_run_id is not None
-        out.append(
-            TimelineEntry(
-                case.closed_at,
-                "closed",
-                f"Closed: {case.closed_reason}",
-                _who(None) if by_search else "",
-            )
-        )
+        if case.closed_by_id is not None:
+            closer = _who(case.closed_by)
+        else:
+            closer = _who(None) if case.closed_by_run_id is not None else ""
+        out.append(TimelineEntry(case.closed_at, "closed", f"Closed: {case.closed_reason}", closer))
     if case.non_responder_at:
         days = case.recommended_prescription_days
         out.append(

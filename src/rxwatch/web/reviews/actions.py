@@ -142,6 +142,7 @@ def sign_off(
             CaseStatus.CLOSED,
             at,
             closed_at=at,
+            closed_by=user,
             closed_reason=f"Reviewed and signed off: {Decision(review.decision).label.lower()}",
             covered_until=timezone.localdate(at) + dt.timedelta(days=policy.decision_cover_days),
         )
@@ -197,6 +198,7 @@ def gp_decide(
                 CaseStatus.CLOSED,
                 at,
                 closed_at=at,
+                closed_by=user,
                 closed_reason=f"Closed by GP: {Decision(decision).label.lower()}",
                 covered_until=timezone.localdate(at)
                 + dt.timedelta(days=policy.decision_cover_days),

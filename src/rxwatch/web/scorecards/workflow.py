@@ -1,6 +1,8 @@
 """Workflow measures beside the clinical ones: what the team did in a month, by practice and by
 member of staff. Counts come from the workflow store's own records (cases, contact attempts,
-reviews, sign-offs, escalations), the same rows the case timelines show."""
+reviews, sign-offs, escalations), the same rows the case timelines show. A closure counts for the
+person who closed the case (a sign-off, a GP's decision) or, when a search found the monitoring
+done, for the weekly search: the staff rows' closures add up to the practices'."""
 
 from __future__ import annotations
 
@@ -52,6 +54,9 @@ def _window(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
+WEEKLY_SEARCH = "Weekly search"  # the row for closures no person made
+
+
 def _who(user) -> str:
     return user.get_full_name() or user.get_username()
 
@@ -66,15 +71,26 @@ def workflow_measures(
     by_practice = {p.pk: Measures(f"{p.name} ({p.ods_code})") for p in practices}
     staff: dict[str, Measures] = defaultdict(lambda: Measures(""))
 
+    search = Measures(WEEKLY_SEARCH)
+
     cases = MonitoringCase.objects.filter(practice_id__in=ids, opened_at__lt=end)
     for pid, status, closed_at in cases.values_list("practice_id", "status", "closed_at"):
         if status in ACTIVE_STATUSES or (closed_at is not None and closed_at >= end):
             by_practice[pid].open_cases += 1
-    for pid, opened, closed in cases.filter(
+    for c in cases.filter(
         status=CaseStatus.CLOSED, closed_at__gte=start, closed_at__lt=end
-    ).values_list("practice_id", "opened_at", "closed_at"):
-        by_practice[pid].closed += 1
-        by_practice[pid].days_to_close.append((closed - opened).days)
+    ).select_related("closed_by"):
+        days = (c.closed_at - c.opened_at).days
+        by_practice[c.practice_id].closed += 1
+        by_practice[c.practice_id].days_to_close.append(days)
+        if c.closed_by_id is not None:
+            closer = staff[_who(c.closed_by)]
+        elif c.closed_by_run_id is not None:
+            closer = search
+        else:
+            continue  # closed before closures were attributed, by no action that says who
+        closer.closed += 1
+        closer.days_to_close.append(days)
     for pid, _ in MonitoringCase.objects.filter(
         practice_id__in=ids, non_responder_at__gte=start, non_responder_at__lt=end
     ).values_list("practice_id", "id"):
@@ -115,6 +131,8 @@ def workflow_measures(
     for name, m in sorted(staff.items()):
         m.label = name
         people.append(m)
+    if search.closed:
+        people.append(search)  # last: not a member of staff
     return list(by_practice.values()), people
 
 
