@@ -11,10 +11,12 @@ from tests.web.factories import (
     MonitoringCaseFactory,
     OrganisationFactory,
     PracticeFactory,
+    nhs_number,
     staff,
 )
 
 from rxwatch.engine.api import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA, SearchResult
+from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.cases.models import CaseStatus, FlagStatus, MonitoringCase
 from rxwatch.web.cases.sync import APPLIES, RuleInfo, sync_search_run
 from rxwatch.web.organisations.models import Role
@@ -244,3 +246,84 @@ def test_next_search_closes_a_case_whose_test_is_recorded(journey, practice):
     journey.shot("case-closed")
     assert page.get_by_test_id("case-status").inner_text() == "Closed"
     assert "Monitoring found done" in page.get_by_test_id("timeline").inner_text()
+
+
+def test_prescription_clerk_checks_the_reactive_reminder(journey, practice):
+    """Before a repeat is issued: a patient overdue and a non-responder, one due soon, another
+    practice's patient (not shown) and a mistyped NHS number. No clerk role exists: whoever issues
+    repeats here is a technician of the practice."""
+    _named(staff(Role.TECHNICIAN, practice, username="clerk"), "Cara", "Clerk")
+    other = PracticeFactory(organisation=practice.organisation, ods_code="B82002")
+    overdue_nhs, due_soon_nhs, elsewhere_nhs = nhs_number(101), nhs_number(102), nhs_number(103)
+    MonitoringCaseFactory(
+        practice=practice,
+        patient_id="P-OVERDUE",
+        nhs_number=overdue_nhs,
+        reason="Full blood count overdue: last 1 Jun 2026",
+    )
+    MonitoringCaseFactory(
+        practice=practice,
+        patient_id="P-OVERDUE",
+        nhs_number=overdue_nhs,
+        rule_id="lithium.level",
+        rule="lithium",
+        drug_group="lithium",
+        status=CaseStatus.NON_RESPONDER,
+        non_responder_at=timezone.now(),
+        recommended_prescription_days=14,
+        reason="Lithium level overdue: last 2 May 2026",
+    )
+    MonitoringCaseFactory(
+        practice=practice,
+        patient_id="P-DUE-SOON",
+        nhs_number=due_soon_nhs,
+        flag_status=FlagStatus.DUE_SOON,
+        reason="Full blood count due by 30 Nov 2026",
+        days_overdue=None,
+    )
+    MonitoringCaseFactory(practice=other, patient_id="P-ELSEWHERE", nhs_number=elsewhere_nhs)
+    page = journey.page
+
+    def check(number: str) -> None:
+        page.get_by_label("NHS number", exact=True).fill(number)
+        page.get_by_role("button", name="Check").click()
+
+    def result(text: str):
+        found = page.get_by_test_id("reminder-result").filter(has_text=text)
+        found.wait_for()  # htmx swaps the answer in place; without JavaScript the page reloads
+        return found
+
+    journey.sign_in("clerk")
+    page.get_by_role("link", name="Reactive reminder").first.click()
+    page.wait_for_load_state()
+    journey.shot("reminder")
+
+    mistyped = overdue_nhs[:9] + str((int(overdue_nhs[9]) + 1) % 10)
+    check(mistyped)
+    page.get_by_test_id("error-summary").wait_for()
+    journey.shot("invalid-number")
+    assert "check digit" in page.get_by_test_id("error-summary").inner_text()
+
+    check(f"{overdue_nhs[:3]} {overdue_nhs[3:6]} {overdue_nhs[6:]}")  # spaces, as printed
+    answer = result("Monitoring is OVERDUE")
+    journey.shot("overdue-non-responder")
+    assert "Before you issue" in answer.inner_text()
+    assert "consider a 14-day prescription" in answer.inner_text()
+    actions = page.get_by_role("table").filter(has_text="Open monitoring actions")
+    assert "Non-responder" in actions.inner_text() and "lithium.level" in actions.inner_text()
+    assert overdue_nhs not in page.url  # the NHS number travels in the form, never the address
+
+    check(due_soon_nhs)
+    answer = result("Monitoring is due soon")
+    journey.shot("due-soon")
+    assert "Before you issue" not in answer.inner_text()
+
+    check(elsewhere_nhs)
+    result("No open monitoring actions for this NHS number in your practices")
+    journey.shot("other-practice")
+
+    lookups = AuditEvent.objects.filter(action="viewed.reminder", actor_username="clerk")
+    assert lookups.count() == 3  # the mistyped number looked nothing up
+    assert not any(
+        n in str(e.after) for e in lookups for n in (overdue_nhs, due_soon_nhs, elsewhere_nhs)
+    )
