@@ -6,8 +6,8 @@ several lists: fbc ⊇ wbc, so the join is many-to-many) and aggregates per (pat
 
 * ``issues``: first and last issue on or before T, per drug codelist;
 * ``events``: first and last event on or before T, per codelist;
-* ``values``: per codelist and value rule (cut-off, ignored comparators), the latest value-carrying
-  date and the lowest and highest value of that date;
+* ``events`` also carries, per value rule (cut-off, ignored comparators), the latest value-carrying
+  date and two sortable keys that give the lowest and highest value of that date;
 * ``flags``: the few facts that need pairs of rows (co-prescribing, repeated values).
 
 These long tables and the population are cached on the backend; each rule is then a few joins over
@@ -15,8 +15,11 @@ the patients it concerns (those on the drug, those with the hazard), never a pas
 records.
 
 "Latest" is never an ``argmax``: ties on a date would be broken differently by DuckDB and Spark. The
-latest value-carrying date is a ``max``, and the min and max of the values on that date are kept, so a
-threshold holds if any value of that date meets it (the catalogue's conservative reading).
+latest value-carrying date is a ``max``. For the values of that date, each distinct value gets its rank
+(``ranks``, a few thousand rows), and a row's key is ``day × 2³² + rank``: the ``max`` of the key is
+the highest value of the latest date, exactly, in the same single pass that finds the dates (a second
+key with the rank reversed gives the lowest). A threshold then holds if any value of that date meets
+it (the catalogue's conservative reading). See ADR 0009.
 """
 
 from __future__ import annotations
@@ -148,6 +151,22 @@ def attach(base: ir.Table, other: ir.Table, **names: str) -> ir.Table:
     return base.left_join(other, base.patient_id == other._pid).drop("_pid")
 
 
+# A value's key: its day number shifted past the rank of the value among all distinct values.
+EPOCH = dt.date(1900, 1, 1)
+SHIFT = 2**32
+
+
+def day_number(d: ir.DateValue) -> ir.IntegerValue:
+    return d.delta(ibis.literal(EPOCH, type="date"), unit="day").cast("int64")
+
+
+def _among(t: ir.Table, among: ir.Table | None) -> ir.Table:
+    if among is None:
+        return t
+    ids = among.select(_among_id=among.patient_id)
+    return t.semi_join(ids, t.patient_id == ids._among_id)
+
+
 @dataclass
 class Facts:
     """The shared long tables of one search (cached on the backend) and how to read them."""
@@ -155,8 +174,8 @@ class Facts:
     as_of: dt.date
     pop: ir.Table  # patient_id, practice, sex, age: registered and alive at T
     issues: ir.Table  # patient_id, key, first, last
-    events: ir.Table  # patient_id, key, first, last
-    values: ir.Table  # patient_id, spec, key, vdate, lo, hi
+    events: ir.Table  # patient_id, key, first, last, and per value spec s: vd{s}, hk{s}, lk{s}
+    ranks: ir.Table  # _value, _rank: every distinct value, ranked
     flags: ir.Table  # patient_id, flag, d
     drug_index: dict[str, int]
     event_index: dict[str, int]
@@ -167,33 +186,47 @@ class Facts:
     def T(self, days: int = 0) -> ir.DateScalar:
         return days_before(self.as_of, days)
 
-    def issued(self, names: Iterable[str]) -> ir.Table:
-        """patient_id, first, last: issues of any of ``names`` pooled, on or before T."""
+    def issued(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
+        """patient_id, first, last: issues of any of ``names`` pooled, on or before T (of the
+        patients in ``among`` only, when given: a rule's few patients, not everyone's facts)."""
         keys = sorted({self.drug_index[n] for n in names})
-        t = self.issues.filter(self.issues.key.isin(keys))
+        t = _among(self.issues.filter(self.issues.key.isin(keys)), among)
         if len(keys) == 1:
             return t.select("patient_id", "first", "last")
         return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
 
-    def dated(self, names: Iterable[str]) -> ir.Table:
+    def dated(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
         """patient_id, first, last: events of any of ``names`` pooled, on or before T."""
         keys = sorted({self.event_index[n] for n in names})
-        t = self.events.filter(self.events.key.isin(keys))
+        t = _among(self.events.filter(self.events.key.isin(keys)), among)
         if len(keys) == 1:
             return t.select("patient_id", "first", "last")
         return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
 
-    def value(self, names: Iterable[str], spec: ValueSpec = ValueSpec()) -> ir.Table:
+    def value(
+        self, names: Iterable[str], spec: ValueSpec = ValueSpec(), among: ir.Table | None = None
+    ) -> ir.Table:
         """patient_id, vdate, lo, hi: the latest value-carrying date of ``names`` pooled and the
-        lowest and highest value of that date."""
+        lowest and highest value of that date (null when every value of that date is ignored)."""
         keys = sorted({self.event_index[n] for n in names})
-        v = self.values
-        t = v.filter((v.spec == self.value_specs[spec]) & v.key.isin(keys))
-        if len(keys) == 1:
-            return t.select("patient_id", "vdate", "lo", "hi")
-        latest = t.group_by("patient_id").agg(latest=t.vdate.max())
-        on = t.join(latest, [t.patient_id == latest.patient_id, t.vdate == latest.latest])
-        return on.group_by("patient_id").agg(vdate=on.vdate.max(), lo=on.lo.min(), hi=on.hi.max())
+        s = self.value_specs[spec]
+        e = self.events
+        t = _among(e.filter(e.key.isin(keys) & e[f"vd{s}"].notnull()), among)
+        t = t.select("patient_id", vdate=t[f"vd{s}"], hk=t[f"hk{s}"], lk=t[f"lk{s}"])
+        if len(keys) > 1:  # pooled: the keys' maxima are the pooled maxima
+            t = t.group_by("patient_id").agg(vdate=t.vdate.max(), hk=t.hk.max(), lk=t.lk.max())
+        base = day_number(t.vdate) * SHIFT
+        none = ibis.null().cast("int64")
+        t = t.select(
+            "patient_id",
+            "vdate",
+            _hr=ibis.cases((t.hk >= base, t.hk - base), else_=none),
+            _lr=ibis.cases((t.lk >= base, SHIFT - 1 - (t.lk - base)), else_=none),
+        )
+        hi = self.ranks.select(_hr2=self.ranks._rank, hi=self.ranks._value)
+        lo = self.ranks.select(_lr2=self.ranks._rank, lo=self.ranks._value)
+        t = t.left_join(hi, t._hr == hi._hr2).left_join(lo, t._lr == lo._lr2)
+        return t.select("patient_id", "vdate", "lo", "hi")
 
     def flag(self, p: CoPrescribedP | RepeatedValuesP) -> ir.Table:
         """patient_id, d: patients for whom a pairwise fact holds."""
@@ -226,28 +259,69 @@ def population(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
 
 
 def _first_last(rows: ir.Table, code: str, date: str, mem: ir.Table) -> ir.Table:
-    """(patient_id, key, first, last) per codelist key.
+    """(patient_id, key, first, last) per codelist key, in one pass: each row joins the codelists
+    its code is in (a code in two lists gives two rows) and is aggregated at once."""
+    j = rows.join(mem, rows[code] == mem.code)
+    return j.group_by(["patient_id", "key"]).agg(first=j[date].min(), last=j[date].max())
 
-    Rows are first reduced to one per (patient, code), keeping only codes in some codelist, and only
-    then fanned out to codelists: a code in several lists (fbc ⊇ wbc) multiplies the reduced rows,
-    not the raw ones.
-    """
-    codes = mem.select("code").distinct()
-    relevant = rows.semi_join(codes, rows[code] == codes.code)
-    per_code = relevant.group_by(["patient_id", code]).agg(
-        first=relevant[date].min(), last=relevant[date].max()
+
+def value_ranks(evs: ir.Table) -> ir.Table:
+    """_value, _rank: every distinct value carried by an event, ranked from the lowest (0)."""
+    v = evs.filter(evs.value.notnull()).select(_value=evs.value).distinct()
+    return v.select("_value", _rank=ibis.dense_rank().over(order_by=v._value).cast("int64"))
+
+
+def canonical_events(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
+    evs = con.table("events")
+    return evs.filter(evs.date <= ibis.literal(as_of, type="date")).select(
+        patient_id=evs.patient_id.cast("string"),
+        snomed_code=evs.snomed_code.cast("string"),
+        date=evs.date,
+        value=evs.value.cast("float64"),
+        comparator=evs.comparator.cast("string"),
     )
-    j = per_code.join(mem, per_code[code] == mem.code)
-    return j.group_by(["patient_id", "key"]).agg(first=j["first"].min(), last=j["last"].max())
+
+
+def event_facts(
+    evs: ir.Table,
+    ranks: ir.Table,
+    *,
+    as_of: dt.date,
+    catalogue: Catalogue,
+    needs: Needs,
+    event_index: dict[str, int],
+    spec_index: dict[ValueSpec, int],
+) -> ir.Table:
+    """One pass over the events: per (patient, codelist) the first and last event and, per value
+    spec, the latest value-carrying date and the keys of the highest and lowest value of it."""
+    mem = membership(event_index, catalogue, event_index)
+    j = evs.join(mem, evs.snomed_code == mem.code)
+    j = j.left_join(ranks, j.value == ranks._value)
+    aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
+    day = day_number(j.date) * SHIFT
+    for spec, s in spec_index.items():
+        keys = sorted(event_index[n] for n in needs.values[spec])
+        has = j._rank.notnull()
+        if spec.before_days:
+            has &= j.date <= days_before(as_of, spec.before_days)
+        if len(keys) < len(event_index):
+            has &= j.key.isin(keys)
+        keep = has
+        if spec.exclude_comparators:
+            keep &= j.comparator.isnull() | ~j.comparator.isin(spec.exclude_comparators)
+        aggs[f"vd{s}"] = j.date.max(where=has)
+        aggs[f"hk{s}"] = (day + j._rank).max(where=keep)
+        aggs[f"lk{s}"] = (day + (SHIFT - 1 - j._rank)).max(where=keep)
+    t = j.group_by(["patient_id", "key"]).agg(**aggs)
+    return t.mutate(key=t.key.cast("int32"))
 
 
 def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:
     """The shared tables as expressions (not yet executed): one pass over each big table."""
     T = ibis.literal(as_of, type="date")
     drugs = sorted(needs.drugs)
-    events = sorted(needs.events)
     drug_index = {n: i for i, n in enumerate(drugs)}
-    event_index = {n: i for i, n in enumerate(events)}
+    event_index = {n: i for i, n in enumerate(sorted(needs.events))}
     specs = sorted(needs.values, key=lambda s: (s.before_days, s.exclude_comparators))
     spec_index = {s: j for j, s in enumerate(specs)}
 
@@ -260,59 +334,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
     mem = membership(drugs, catalogue, drug_index)
     issues = _first_last(meds, "dmd_code", "issue_date", mem)
 
-    evs = con.table("events")
-    evs = evs.filter(evs.date <= T).select(
-        patient_id=evs.patient_id.cast("string"),
-        snomed_code=evs.snomed_code.cast("string"),
-        date=evs.date,
-        value=evs.value.cast("float64"),
-        comparator=evs.comparator.cast("string"),
-    )
-    mem = membership(events, catalogue, event_index)
-    dated = _first_last(evs, "snomed_code", "date", mem)
-
-    value_parts = []
-    for spec, j in spec_index.items():
-        names = sorted(needs.values[spec])
-        vals = evs.filter(evs.value.notnull() & (evs.date <= days_before(as_of, spec.before_days)))
-        mem = membership(names, catalogue, event_index)
-        vals = vals.join(mem, vals.snomed_code == mem.code)
-        latest = vals.group_by(["patient_id", "key"]).agg(latest=vals.date.max())
-        on = vals.join(
-            latest,
-            [
-                vals.patient_id == latest.patient_id,
-                vals.key == latest.key,
-                vals.date == latest.latest,
-            ],
-        )
-        if spec.exclude_comparators:
-            keep = on.comparator.isnull() | ~on.comparator.isin(spec.exclude_comparators)
-            lo, hi = on.value.min(where=keep), on.value.max(where=keep)
-        else:
-            lo, hi = on.value.min(), on.value.max()
-        agg = on.group_by(["patient_id", "key"]).agg(vdate=on.latest.max(), lo=lo, hi=hi)
-        value_parts.append(
-            agg.select(
-                "patient_id",
-                spec=ibis.literal(j, type="int32"),
-                key=agg.key.cast("int32"),
-                vdate=agg.vdate,
-                lo=agg.lo.cast("float64"),
-                hi=agg.hi.cast("float64"),
-            )
-        )
-    if value_parts:
-        values = value_parts[0].union(*value_parts[1:]) if len(value_parts) > 1 else value_parts[0]
-    else:  # no value rules: an empty table on the same backend
-        values = evs.filter(ibis.literal(False)).select(
-            "patient_id",
-            spec=ibis.literal(0, type="int32"),
-            key=ibis.literal(0, type="int32"),
-            vdate=evs.date,
-            lo=evs.value,
-            hi=evs.value,
-        )
+    evs = canonical_events(con, as_of)
 
     flag_parts = []
     for k, cp in enumerate(needs.co_prescribed):
@@ -348,10 +370,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         "issues": issues.select(
             "patient_id", key=issues.key.cast("int32"), first=issues["first"], last=issues["last"]
         ),
-        "events": dated.select(
-            "patient_id", key=dated.key.cast("int32"), first=dated["first"], last=dated["last"]
-        ),
-        "values": values,
+        "evs": evs,
         "flags": flags,
         "drug_index": drug_index,
         "event_index": event_index,
@@ -367,10 +386,23 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
     needs = gather_needs(catalogue)
     parts = aggregate(con, as_of=as_of, catalogue=catalogue, needs=needs)
     with contextlib.ExitStack() as stack:
+        # The long tables are stored in codelist order, so that reading one codelist skips the
+        # rest (DuckDB's zone maps) instead of scanning every patient's facts.
+        parts["issues"] = parts["issues"].order_by("key")
         tables = {
-            name: stack.enter_context(cached(parts[name]))
-            for name in ("pop", "issues", "events", "values", "flags")
+            name: stack.enter_context(cached(parts[name])) for name in ("pop", "issues", "flags")
         }
+        ranks = stack.enter_context(cached(value_ranks(parts["evs"])))
+        events = event_facts(
+            parts["evs"],
+            ranks,
+            as_of=as_of,
+            catalogue=catalogue,
+            needs=needs,
+            event_index=parts["event_index"],
+            spec_index=parts["value_specs"],
+        )
+        tables["events"] = stack.enter_context(cached(events.order_by("key")))
         yield Facts(
             as_of=as_of,
             drug_index=parts["drug_index"],
@@ -378,5 +410,6 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
             value_specs=parts["value_specs"],
             co_prescribed=list(needs.co_prescribed),
             repeated=list(needs.repeated),
+            ranks=ranks,
             **tables,
         )
