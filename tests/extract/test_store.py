@@ -268,6 +268,103 @@ def test_clean_csv_import_stages_only_the_small_files(
             got.close()
 
 
+def _stage_calls(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record which tables each ``open_extract`` call of the store staged (None: all of them)."""
+    calls: list[object] = []
+    full = store.open_extract
+
+    def spy(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        tables = kwargs.get("tables")
+        calls.append(None if tables is None else tuple(t.name for t in tables))  # type: ignore[attr-defined]
+        return full(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "open_extract", spy)
+    return calls
+
+
+def _store_rows(path: Path, table: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f"SELECT * EXCLUDE (practice) FROM {table} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+def test_awkward_valid_fields_load_directly_exactly_as_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The direct load parses dates and numbers in the CSV reader; whatever it accepts must come
+    out exactly as the full validation reads it: spaces, timestamps, quoted empty fields,
+    comparators, ``28.0`` days, columns in another order and case, an extra column."""
+    extract = copy_extract(tmp_path)
+    nbsp = "\u00a0"
+    (extract / "medications.csv").write_text(
+        "Days_Supply,ISSUE_DATE,patient_id,dmd_code,name,quantity,note\n"
+        f'28.0,2025-01-10, P001 ,39099711000001108,"{nbsp}Methotrexate 2.5mg tablets ", 24 ,x\n'
+        '"",2025-1-7,P002,39695211000001102,"Lithium, 400mg",1e2,\n'
+        ',2025-02-01T09:30:00,P004,39693011000001102,,"",\n'
+        " 56 , 2025-03-01 ,P003, 39693011000001102 ,  ,-0.5,\n",
+        encoding="utf-8",
+    )
+    (extract / "events.csv").write_text(
+        "patient_id,date,snomed_code,term,value,unit,comparator\n"
+        "P001,2025-01-05,1013211000000103,ALT,35,U/L,=\n"
+        "P001,2025-01-05,1022431000000105,Neutrophils,<0.5,10*9/L,\n"
+        "P002,2025-01-06,1028431000000104,Lithium,>= 0.6,mmol/L,>=\n"
+        "P003,2025-01-07,1011481000000105,eGFR,90,mL/min,>\n"
+        "P003,2025-01-07,1011481000000105,eGFR,~90,,\n"
+        "P004,2024-12-12,1000731000000107, Creatinine ,1.5e2,umol/L,~\n"
+        f'P004,2024-12-13,1000731000000107,"Creatinine{nbsp}",=88,"",""\n',
+        encoding="utf-8",
+    )
+    calls = _stage_calls(monkeypatch)
+    path = tmp_path / "clinical.duckdb"
+    import_extract(path, extract)
+    assert calls == [("practices", "patients")]  # no fallback: the direct load took every row
+    con = open_extract(extract)
+    for t in ("medications", "events"):
+        assert _store_rows(path, t) == con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "column", "value"),
+    [
+        (
+            "medications.csv",
+            "P001,2025-02-30,39099711000001108,X,24,28",
+            "issue_date",
+            "2025-02-30",
+        ),
+        ("medications.csv", "P001,2025-02-03,39099711000001108,X,two,28", "quantity", "two"),
+        ("medications.csv", "P001,2025-02-03,39099711000001108,X,2,28.5", "days_supply", "28.5"),
+        ("medications.csv", "P001,1799-12-31,39099711000001108,X,2,28", "issue_date", "1799-12-31"),
+        ("events.csv", "P001,2025-01-09,1013211000000103,ALT,nan,U/L,", "value", "nan"),
+        ("events.csv", "P001,2025-01-09,1013211000000103,ALT,5,U/L,<>", "comparator", "<>"),
+    ],
+)
+def test_a_field_the_direct_load_refuses_is_named(
+    db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    file: str,
+    line: str,
+    column: str,
+    value: str,
+) -> None:
+    before = snapshot(db)
+    bad = copy_extract(tmp_path, "bad")
+    with (bad / file).open("a") as fh:
+        fh.write(line + "\n")
+    calls = _stage_calls(monkeypatch)
+    with pytest.raises(ExtractError) as info:
+        import_extract(db, bad)
+    assert calls == [("practices", "patients"), None]  # direct load refused, full validation ran
+    n = len((bad / file).read_text().splitlines())
+    assert f"{file}: line {n}: column {column}" in str(info.value)
+    assert repr(value) in str(info.value)
+    assert snapshot(db) == before
+
+
 def test_failure_inside_the_transaction_rolls_back(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -88,8 +88,8 @@ def sql_value(x: str, cast: str | None = None) -> str:
     """The number in a result value, with or without a comparator prefix (``<0.5``)."""
     c = cast or f"try_cast({x} AS DOUBLE)"
     return (
-        f"(CASE WHEN isfinite({c}) THEN {c}"
-        f" ELSE {sql_number(f'regexp_extract({x}, {_lit(_PREFIX)}, 2)')} END)"
+        f"(CASE WHEN isfinite({c}) THEN {c} WHEN {x} IS NOT NULL"
+        f" THEN {sql_number(f'regexp_extract({x}, {_lit(_PREFIX)}, 2)')} END)"
     )
 
 
@@ -97,7 +97,7 @@ def sql_value_comparator(x: str, cast: str | None = None) -> str:
     """The comparator written in front of a value; ``=`` and ``~`` mean none."""
     c = cast or f"try_cast({x} AS DOUBLE)"
     return (
-        f"(CASE WHEN {c} IS NULL THEN"
+        f"(CASE WHEN {c} IS NULL AND {x} IS NOT NULL THEN"
         f" nullif(nullif(nullif(regexp_extract({x}, {_lit(_PREFIX)}, 1), ''), '='), '~') END)"
     )
 
@@ -133,6 +133,17 @@ def cast_type(table: Table, col: Column) -> str | None:
     if col.kind in ("number", "integer"):
         return "DOUBLE"
     return None
+
+
+def read_type(table: Table, col: Column) -> str | None:
+    """The type a CSV reader can give a column itself on the fast path, if any.
+
+    DuckDB's CSV reader converts a date or number exactly as ``try_cast`` does, and raises where
+    that gives NULL; a result value stays text, since it may carry a comparator (``<0.5``).
+    """
+    if table.name == "events" and col.name == "value":
+        return None
+    return cast_type(table, col)
 
 
 def typed_expr(
@@ -492,11 +503,13 @@ def _text(x: str, table: Table, col: Column) -> str:
 
 
 def _csv_reader(
-    path: Path, table: Table, found: Collector
+    path: Path, table: Table, found: Collector, typed: bool = False
 ) -> tuple[set[str], str, str, str] | None:
     """How to read one CSV: (present columns, text select, reader SQL, rejects table name).
 
-    Header problems go to ``found``; None when the file cannot be read at all.
+    Header problems go to ``found``; None when the file cannot be read at all. ``typed`` (the fast
+    path): columns with a ``read_type`` are parsed by the CSV reader itself and selected as they
+    are, and a malformed line raises instead of being stored as a reject.
     """
     file = path.name
     blank = Source(table, file, path, "line", "", "", set())
@@ -520,9 +533,16 @@ def _csv_reader(
     for f in _missing_required(file, table, cmap, "line"):
         found.add(f)
     present = {c.name for c in table.columns if c.name in cmap}
-    columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+    types = {n: "VARCHAR" for n in names}
+    fast = {c.name for c in table.columns if typed and c.name in present and read_type(table, c)}
+    for c in table.columns:
+        if c.name in fast:
+            types[cmap[c.name]] = read_type(table, c) or "VARCHAR"
+    columns = "{" + ", ".join(f"{_lit(n)}: {_lit(t)}" for n, t in types.items()) + "}"
     select = ", ".join(
-        f"{_text(q(cmap[c.name]), table, c)} AS {q(c.name)}"
+        f"{q(cmap[c.name])} AS {q(c.name)}"
+        if c.name in fast
+        else f"{_text(q(cmap[c.name]), table, c)} AS {q(c.name)}"
         if c.name in present
         else f"CAST(NULL AS VARCHAR) AS {q(c.name)}"
         for c in table.columns
@@ -530,8 +550,13 @@ def _csv_reader(
     rejects = f"_rejects_{table.name}"
     reader = (
         f"read_csv(?, columns = {columns}, header = true, auto_detect = false,"
-        " delim = ',', quote = '\"', escape = '\"', strict_mode = true, store_rejects = true,"
-        f" rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')"
+        " delim = ',', quote = '\"', escape = '\"', strict_mode = true,"
+        " allow_quoted_nulls = true"
+    )
+    if typed:
+        return present, select, reader + ")", rejects
+    reader += (
+        f", store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')"
     )
     return present, select, reader, rejects
 
@@ -648,14 +673,19 @@ def _stage(
     return stage
 
 
-def _typed_rows(table: Table, present: set[str], text: str, reader: str) -> tuple[str, str]:
+def _typed_rows(
+    table: Table, present: set[str], text: str, reader: str, typed: bool = False
+) -> tuple[str, str]:
     """(subquery of typed columns plus each field's text as ``_r_<name>``, failed-row condition).
 
     Each field is cast once; the checks test the typed values, so a valid row costs a parse and a
-    few comparisons. The condition is "" when the table has no row checks.
+    few comparisons. The condition is "" when the table has no row checks. ``typed``: the reader
+    already gives the columns with a ``read_type`` their type (see ``load_select``).
     """
     casts = "".join(
-        f", try_cast({q(c.name)} AS {cast_type(table, c)}) AS {q('_k_' + c.name)}"
+        f", {q(c.name)} AS {q('_k_' + c.name)}"
+        if typed and read_type(table, c)
+        else f", try_cast({q(c.name)} AS {cast_type(table, c)}) AS {q('_k_' + c.name)}"
         for c in table.columns
         if c.name in present and cast_type(table, c)
     )
@@ -665,7 +695,8 @@ def _typed_rows(table: Table, present: set[str], text: str, reader: str) -> tupl
     )
     keep = "".join(f", {q(n)} AS {q('_r_' + n)}" for n in sorted(present))
     checks = row_checks(table, present, raw=lambda n: q("_r_" + n), typed=q)
-    fails = " OR ".join(f"coalesce(({c.condition}), false)" for c in checks)
+    # NULL counts as "no problem" both inside CASE WHEN and inside OR (TRUE OR NULL is TRUE)
+    fails = " OR ".join(f"({c.condition})" for c in checks)
     inner = f"(SELECT {typed}{keep} FROM (SELECT *{casts} FROM (SELECT {text} FROM {reader})))"
     return inner, fails
 
@@ -674,19 +705,20 @@ def load_select(path: Path, table: Table, fmt: str) -> tuple[str, list] | None:
     """A SELECT of a file's canonical rows that raises at the first row failing a row check.
 
     The fast path of an import: the file is parsed once, straight into the store, with no staged
-    copy. Any error (a bad row, a malformed CSV line) means: roll back and run the full validation,
-    which names every problem. None when the file cannot even be set up (the full path says why).
+    copy. Dates and numbers are parsed by the CSV reader itself (``read_type``), which raises at a
+    field it cannot convert; the checks a typed read cannot make (ranges, required fields, codes)
+    follow, from the same ``row_checks`` as the full validation. Any error (a bad row, a malformed
+    CSV line) means: roll back and run the full validation, which names every problem. None when
+    the file cannot even be set up (the full path says why).
     """
     found = Collector()
-    if fmt == "csv":
-        how = _csv_reader(path, table, found)
-        if how is None or found.found:
-            return None
-        present, text, reader, _ = how
-        reader = reader.split(", store_rejects")[0] + ")"  # a malformed line raises instead
-    else:
+    if fmt != "csv":
         return None
-    inner, fails = _typed_rows(table, present, text, reader)
+    how = _csv_reader(path, table, found, typed=True)
+    if how is None or found.found:
+        return None
+    present, text, reader, _ = how
+    inner, fails = _typed_rows(table, present, text, reader, typed=True)
     names = ", ".join(q(c.name) for c in table.columns)
     where = f" WHERE CASE WHEN {fails} THEN error('rxwatch: row check failed') ELSE true END"
     return f"SELECT {names} FROM {inner}" + (where if fails else ""), [str(path)]

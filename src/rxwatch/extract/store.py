@@ -325,6 +325,12 @@ def _replace(
     first bad row (``load_select``); its rows' ``practice`` comes from the staged patients in the
     same join that checks every row names a known patient. Without it, staged tables are copied.
     """
+    if direct is not None:
+        # A file's row count is unknown to the planner, which then builds the join's hash table
+        # from the file (tens of millions of rows, spilling to disk) and probes it with the
+        # patients. Kept as written, the staged patients are the hash table and the file streams
+        # past it into the store. (A setting, not part of the transaction: reset after it.)
+        con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     con.execute("BEGIN TRANSACTION")
     try:
         for t in ("events", "medications", "patients"):
@@ -377,6 +383,9 @@ def _replace(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        if direct is not None:
+            con.execute("RESET disabled_optimizers")
     return rec
 
 
