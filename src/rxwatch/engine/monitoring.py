@@ -23,7 +23,7 @@ from rxwatch.engine.facts import (
     SECONDARY_CARE,
     SECONDARY_CARE_DAYS,
     Facts,
-    attach,
+    attach_all,
     compare,
     days_before,
 )
@@ -121,18 +121,18 @@ def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> i
 
     ``base`` is ``treated`` minus exclusions: the rule's patients, shared by its tests.
     """
-    t = attach(base, f.dated([test.codelist], among=base), last_test="last")
+    parts = [(f.dated([test.codelist], among=base), {"last_test": "last"})]
     cg = test.interval
     if cg is not None:
-        t = attach(t, f.value([cg.creatinine], among=base), creat_date="vdate", creat="hi")
-        t = attach(t, f.value([cg.weight], among=base), weight="lo")
+        parts.append((f.value([cg.creatinine], among=base), {"creat_date": "vdate", "creat": "hi"}))
+        parts.append((f.value([cg.weight], among=base), {"weight": "lo"}))
     for k, th in enumerate(test.thresholds):
         if th.analyte == "crcl":
             continue
         value = "lo" if th.op in ("<", "<=") else "hi"
-        t = attach(
-            t, f.value([th.analyte], among=base), **{f"t{k}_date": "vdate", f"t{k}_value": value}
-        )
+        names = {f"t{k}_date": "vdate", f"t{k}_value": value}
+        parts.append((f.value([th.analyte], among=base), names))
+    t = attach_all(base, parts)
     if cg is not None:
         computed = cockcroft_gault(cg, t)
         interval, initiation = computed["interval"], ibis.literal(False)
