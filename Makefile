@@ -11,7 +11,7 @@ export RXWATCH_DATA_DIR ?= $(CURDIR)/var
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_UPDATED := var/.apt-updated
 
-.PHONY: demo test test-all install install-dev system-deps frontend lint bench clean help
+.PHONY: demo test test-all install install-dev system-deps pdf-deps frontend lint bench clean help
 
 help:
 	@echo "make demo   install, build the synthetic demo, run the weekly search and serve the app on \$$PORT ($(PORT))"
@@ -45,6 +45,13 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends "$${need[@]}"; \
 	fi
 
+# What the app itself needs from Debian: the Pango libraries WeasyPrint renders the PDF reports with.
+pdf-deps:
+	@if ! ldconfig -p | grep -q libpango-1.0; then \
+	  echo "installing Debian packages: libpango-1.0-0 libpangoft2-1.0-0"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0; \
+	fi
+
 # Front-end assets (nhsuk-frontend, htmx) come from the npm registry, pinned by package-lock.json.
 frontend:
 	@if [ -f package-lock.json ]; then \
@@ -70,7 +77,7 @@ bench: install-dev
 	$(BIN)/python bench/worklist.py
 	$(BIN)/python bench/monthly_report.py
 
-demo: install frontend
+demo: install pdf-deps frontend
 	$(BIN)/python -m rxwatch.demo --out $(DEMO_DIR) --port $(PORT)
 
 clean:
