@@ -7,6 +7,7 @@ import datetime as dt
 import shutil
 import subprocess
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -125,6 +126,27 @@ def test_same_extract_twice_changes_nothing(db: Path, tmp_path: Path) -> None:
     assert "nothing was replaced" in again.summary()
     assert snapshot(db) == before
     assert len(list_imports(db)) == 1
+
+
+def test_changed_events_with_the_same_patients_are_imported(db: Path, tmp_path: Path) -> None:
+    """Same practices and patient count as the stored import: only the hash can tell them apart."""
+    changed = copy_extract(tmp_path, "changed")
+    with (changed / "events.csv").open("a") as fh:
+        fh.write("P002,2025-03-02,1028431000000104,Serum lithium level,0.7,mmol/L,\n")
+    rec = import_extract(db, changed)
+    assert not rec.unchanged
+    assert rec.content_hash == content_hash(changed, "csv") != content_hash(FIXTURE, "csv")
+    assert rec.rows["events"] == len((changed / "events.csv").read_text().splitlines()) - 1
+    assert len(list_imports(db)) == 2
+
+
+def test_the_background_hash_ends_with_the_import(db: Path, tmp_path: Path) -> None:
+    bad = copy_extract(tmp_path, "bad")
+    (bad / "patients.csv").write_text("patient_id,practice,date_of_birth,sex\nP001,A81001,x,F\n")
+    with pytest.raises(ExtractError):
+        import_extract(db, bad)
+    import_extract(db, practice_b_only(tmp_path))
+    assert not [t for t in threading.enumerate() if t.name == "rxwatch-hash"]
 
 
 def test_same_extract_after_another_replaced_it_is_imported_again(db: Path, tmp_path: Path) -> None:

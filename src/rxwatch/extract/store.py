@@ -24,7 +24,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,17 +200,66 @@ def extract_files(extract_dir: Path, fmt: str) -> list[Path]:
     )
 
 
-def content_hash(extract_dir: Path, fmt: str, practice: str | None = None) -> str:
-    """sha256 over each file's name, size and bytes, in name order (and ``--practice``, if given)."""
+def content_hash(
+    extract_dir: Path,
+    fmt: str,
+    practice: str | None = None,
+    stop: threading.Event | None = None,
+) -> str:
+    """sha256 over each file's name, size and bytes, in name order (and ``--practice``, if given).
+
+    ``stop``, once set, abandons the hash (``_HashStopped``): the import no longer needs it.
+    """
     h = hashlib.sha256()
     for f in extract_files(extract_dir, fmt):
         h.update(f"{f.name}\0{f.stat().st_size}\0".encode())
         with f.open("rb") as fh:
             while chunk := fh.read(1 << 20):
+                if stop is not None and stop.is_set():
+                    raise _HashStopped
                 h.update(chunk)
     if practice:
         h.update(f"practice\0{practice.upper()}".encode())
     return h.hexdigest()
+
+
+class _HashStopped(Exception):
+    """The import finished (or failed) before it needed the content hash."""
+
+
+class _BackgroundHash:
+    """The content hash, computed on a thread while the import reads the extract.
+
+    hashlib releases the GIL, and so does DuckDB while it runs a query: the hash (seconds for a
+    federation's files) costs one core alongside the import instead of time before it.
+    ``result()`` waits for it; ``stop()`` abandons it.
+    """
+
+    def __init__(self, extract_dir: Path, fmt: str, practice: str | None) -> None:
+        self._stop = threading.Event()
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(extract_dir, fmt, practice), name="rxwatch-hash", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, extract_dir: Path, fmt: str, practice: str | None) -> None:
+        try:
+            self._digest = content_hash(extract_dir, fmt, practice, self._stop)
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 # --- import -------------------------------------------------------------------------------------
@@ -268,6 +318,26 @@ def _already_current(con: duckdb.DuckDBPyConnection, digest: str) -> ImportRecor
     return ImportRecord(**{**rec.__dict__, "unchanged": True})
 
 
+def _has_imports(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT EXISTS (SELECT 1 FROM store.imports)").fetchone()[0])  # type: ignore[index]
+
+
+def _may_be_unchanged(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether an earlier import could have read these very files, judged without their hash.
+
+    The same files stage the same practices and the same number of patients; when no import
+    ever stored that, the extract cannot be unchanged and the import need not wait for the hash.
+    """
+    practices = [r[0] for r in con.execute("SELECT ods_code FROM practices").fetchall()]
+    row = con.execute("SELECT count(*) FROM patients").fetchone()
+    found = con.execute(
+        "SELECT count(*) FROM store.imports WHERE practices_rows = ? AND patients_rows = ?"
+        " AND list_sort(practices) = list_sort(?::VARCHAR[])",
+        [len(practices), int(row[0]) if row else 0, practices],
+    ).fetchone()
+    return bool(found and found[0])
+
+
 def _check_ids_free(
     con: duckdb.DuckDBPyConnection, extract_dir: Path, fmt: str, practices: list[str]
 ) -> None:
@@ -317,6 +387,7 @@ def _replace(
     con: duckdb.DuckDBPyConnection,
     practices: list[str],
     rec: ImportRecord,
+    digest: Callable[[], str],
     direct: dict[str, tuple[str, list]] | None = None,
 ) -> ImportRecord:
     """Delete each of the extract's practices and insert its new snapshot: one transaction.
@@ -324,6 +395,7 @@ def _replace(
     ``direct`` maps a table to a SELECT that reads its file straight into the store, raising at the
     first bad row (``load_select``); its rows' ``practice`` comes from the staged patients in the
     same join that checks every row names a known patient. Without it, staged tables are copied.
+    ``digest()`` gives the content hash, asked for only when the ``imports`` row is written.
     """
     if direct is not None:
         # A file's row count is unknown to the planner, which then builds the join's hash table
@@ -363,7 +435,7 @@ def _replace(
             except duckdb.Error as exc:
                 raise _FastPathFailed from exc
             rows[t.name] = int(n[0]) if n else 0
-        rec = dataclasses.replace(rec, rows=rows)
+        rec = dataclasses.replace(rec, rows=rows, content_hash=digest())
         con.execute(
             f"INSERT INTO store.imports ({_IMPORT_COLUMNS}) VALUES"
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -407,7 +479,7 @@ def _store(
     store_path: Path,
     extract_dir: Path,
     fmt: str,
-    digest: str,
+    digest: Callable[[], str],
     direct: dict[str, tuple[str, list]] | None,
 ) -> ImportRecord:
     """Check the staged extract against the store, then replace its practices' snapshots."""
@@ -439,11 +511,10 @@ def _store(
         format=fmt,
         practices=tuple(practices),
         rows=rows,
-        content_hash=digest,
         replaced=tuple(replaced),
     )
     try:
-        return _replace(con, practices, rec, direct)
+        return _replace(con, practices, rec, digest, direct)
     except duckdb.TransactionException:
         raise _in_use(store_path) from None
 
@@ -459,7 +530,17 @@ def import_extract(
     """
     store_path, extract_dir = Path(store_path), Path(extract_dir)
     fmt = detect_format(extract_dir)
-    digest = content_hash(extract_dir, fmt, practice)
+    digest = _BackgroundHash(extract_dir, fmt, practice)
+    try:
+        return _import(store_path, extract_dir, fmt, practice, digest)
+    finally:
+        digest.stop()
+
+
+def _import(
+    store_path: Path, extract_dir: Path, fmt: str, practice: str | None, digest: _BackgroundHash
+) -> ImportRecord:
+    """``import_extract`` once the content hash is under way."""
     store_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=store_path.parent, prefix=".rxwatch-import-") as tmp:
         # Staging in memory is ~40% cheaper than a staging file; DuckDB spills to ``tmp`` (on the
@@ -473,9 +554,6 @@ def import_extract(
             con.execute("SET memory_limit = '1GB'")
             with _attached(con, store_path, read_only=False):
                 _ensure_schema(con, store_path)
-                current = _already_current(con, digest)
-                if current is not None:
-                    return current
                 # CSV: stage only practices and patients; the large files go straight into the
                 # store in the replacing transaction, each parsed once and never copied.
                 direct = _direct_selects(extract_dir, fmt)
@@ -483,16 +561,28 @@ def import_extract(
                 try:
                     open_extract(extract_dir, practice=practice, con=con, tables=small)
                 except ExtractError:
+                    # files an earlier import stored as they are stay "unchanged", as they always
+                    # have (a newer RxWatch may check more): only then is the hash waited for
+                    if _has_imports(con):
+                        current = _already_current(con, digest.result())
+                        if current is not None:
+                            return current
                     if not direct:
                         raise
                     direct = None  # the full validation lists every problem in every file
                     open_extract(extract_dir, practice=practice, con=con)
+                # Staging ran alongside the hash. Only files an earlier import could have stored
+                # need it now; otherwise it is waited for just before the ``imports`` row.
+                if _may_be_unchanged(con):
+                    current = _already_current(con, digest.result())
+                    if current is not None:
+                        return current
                 try:
-                    return _store(con, store_path, extract_dir, fmt, digest, direct)
+                    return _store(con, store_path, extract_dir, fmt, digest.result, direct)
                 except _FastPathFailed:
                     drop_tables(con)
                     open_extract(extract_dir, practice=practice, con=con)  # names the problems
-                    return _store(con, store_path, extract_dir, fmt, digest, None)
+                    return _store(con, store_path, extract_dir, fmt, digest.result, None)
         finally:
             con.close()
 
