@@ -42,6 +42,7 @@ class Result:
     returncode: int
     stdout: str
     stderr: str
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after the step
 
 
 def _tree_rss(root: int) -> int:
@@ -82,6 +83,7 @@ def run(cmd: list[str]) -> Result:
     timed = os.path.exists(TIME)
     if timed:
         cmd = [TIME, "-f", "BENCHTIME %M %U %S", *cmd]
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -120,7 +122,8 @@ def run(cmd: list[str]) -> Result:
         kb, user, system = lines[-1].split()[1:]
         largest, cpu = int(kb) * 1024, float(user) + float(system)
         err = "\n".join(lines[:-1])
-    return Result(wall, cpu, largest, peak[0], proc.returncode, out, err)
+    load = (load_before, os.getloadavg()[0])
+    return Result(wall, cpu, largest, peak[0], proc.returncode, out, err, load)
 
 
 def available(module: str, attr: str) -> bool:
@@ -146,6 +149,7 @@ def report(name: str, r: Result, extra: str = "") -> None:
         f"{name:<34} {r.wall:7.1f} s wall  {r.cpu:7.1f} s cpu  "
         f"peak RSS {_gb(r.rss_tree_peak)} (tree), {_gb(r.rss_max_process)} (largest process)"
         + (f"  {extra}" if extra else "")
+        + f"  [load {r.load[0]:.1f} → {r.load[1]:.1f}]"
     )
 
 

@@ -14,7 +14,8 @@ practices and inserts its new snapshot. A CSV extract's medications and events a
 each file is parsed once, checked row by row and inserted straight into the store inside that
 transaction; a bad row aborts it, and the whole extract is then validated in full to name every
 problem. A failed import leaves the store as it was; importing the same extract again changes
-nothing. DuckDB's file lock lets one process write at a time: a second writer is told the store is
+nothing (the files' content hash, computed on a thread while they are read, says so; see
+docs/decisions/0010-csv-import-speed.md). DuckDB's file lock lets one process write at a time: a second writer is told the store is
 in use.
 """
 
