@@ -125,9 +125,17 @@ def build_monthly(
     if single:
         card = cards[0]
         context["sections"] = [
-            {"label": label, "rows": rows, "chart": mark_safe(charts.trend_chart(rows))}
+            {
+                "label": label,
+                "rows": rows,
+                "chart": mark_safe(charts.trend_chart(rows)),
+                "callouts": services.codelist_callouts(r.indicator for r in rows),
+            }
             for label, rows in card.by_kind()
         ]
+        context["below_callouts"] = services.codelist_callouts(
+            r.indicator for r in card.below_target
+        )
         context["card"] = card
     else:
         pooled = _pooled_rows(cards)
@@ -155,12 +163,19 @@ def build_monthly(
         context["kind_chart"] = mark_safe(charts.kind_trend_chart(series, services.KIND_LABELS))
         comps = services.compare(cards)
         context["summary"] = [_summary(c, cards) for c in comps]
+        context["summary_callouts"] = services.codelist_callouts(c.indicator for c in comps)
         # Funnels for the indicators to act on (most practices below target or outside 99.8%
-        # first): a report for 40 practices stays readable, and fast to print (ADR 0008).
+        # first): a report for 40 practices stays readable, and fast to print (ADR 0008). An
+        # indicator whose local codelist is unsupplied is below target by construction (HAZ-103,
+        # HAZ-104): it comes after the others.
         to_act = [c for c in comps if c.red or any(p.band == "outside 99.8%" for p in c.points)]
-        to_act.sort(key=lambda c: (-c.red, -_outside(c)))
+        to_act.sort(key=lambda c: (bool(c.indicator.codelist_warnings), -c.red, -_outside(c)))
         context["comparisons"] = [
-            {"comp": c, "chart": mark_safe(charts.funnel_chart(c)) if funnels else ""}
+            {
+                "comp": c,
+                "chart": mark_safe(charts.funnel_chart(c)) if funnels else "",
+                "callouts": services.codelist_callouts([c.indicator]),
+            }
             for c in to_act[:max_funnels]
         ]
         context["more_to_act"] = len(to_act) - len(context["comparisons"])

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from rxwatch.scorecard import (
     FunnelLimits,
@@ -84,6 +86,13 @@ class Indicator:
     group: str
     kind: str
     sources: tuple[str, ...] = ()
+    # Local codelists the rule names that no file supplied (empty: the fail-safe reading, HAZ-103
+    # and HAZ-104), each with the warning shown next to the indicator on pages and in reports.
+    codelist_warnings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def unsupplied_codelists(self) -> tuple[str, ...]:
+        return tuple(name for name, _text in self.codelist_warnings)
 
     @property
     def lower_is_better(self) -> bool:
@@ -99,13 +108,39 @@ class Indicator:
         return "patients with a possible missed diagnosis"
 
 
+def codelists_dir() -> Path | None:
+    """The organisation's own codelists (``RXWATCH_CODELISTS``), as the searches were given them."""
+    folder = os.environ.get("RXWATCH_CODELISTS")
+    return Path(folder) if folder else None
+
+
+def codelist_warning(rule, name: str) -> str:
+    """Why an indicator's figures read as they do while local codelist ``name`` is unsupplied."""
+    if name in {e.codelist for e in rule.exclusions}:
+        effect = "so no patient is excluded by it"
+    else:
+        drug = ", ".join(rule.treatment.codelists) if rule.treatment else rule.group
+        effect = f"so every patient on {drug} is counted"
+    return (
+        f"Codelist {name} was not supplied: no patient can have the record, {effect}. "
+        "Supply the organisation's list with --codelists."
+    )
+
+
 @lru_cache(maxsize=1)
 def indicator_catalogue() -> dict[str, Indicator]:
-    """rule_id → Indicator, from the shipped rule files (titles, groups, kinds, sources)."""
+    """rule_id → Indicator, from the shipped rule files (titles, groups, kinds, sources) and the
+    organisation's codelists (which local ones are unsupplied)."""
     from rxwatch.rules.catalogue import load_catalogue
 
     out: dict[str, Indicator] = {}
-    for rule in load_catalogue().rules:
+    catalogue = load_catalogue(codelists_dir=codelists_dir())
+    unsupplied = set(catalogue.unsupplied_codelists)
+    for rule in catalogue.rules:
+        warnings = tuple(
+            (name, codelist_warning(rule, name))
+            for name in sorted(rule.all_codelist_names() & unsupplied)
+        )
         tests = {f"{rule.id}.{t.id}": t.title for t in getattr(rule, "tests", ())}
         for rid in rule.rule_ids:
             title = f"{rule.title}: {tests[rid]}" if rid in tests else rule.title
@@ -116,8 +151,27 @@ def indicator_catalogue() -> dict[str, Indicator]:
                 rule.group,
                 rule.kind,
                 tuple(s.citation for s in rule.sources),
+                warnings,
             )
     return out
+
+
+@dataclass(frozen=True)
+class CodelistCallout:
+    """One warning about an unsupplied codelist and the indicators (of those shown) it affects."""
+
+    codelist: str
+    text: str
+    indicators: tuple[Indicator, ...]
+
+
+def codelist_callouts(indicators: Iterable[Indicator]) -> list[CodelistCallout]:
+    """The warnings of ``indicators``, one per distinct warning, in the order first met."""
+    found: dict[tuple[str, str], list[Indicator]] = {}
+    for ind in indicators:
+        for name, text in ind.codelist_warnings:
+            found.setdefault((name, text), []).append(ind)
+    return [CodelistCallout(n, t, tuple(inds)) for (n, t), inds in found.items()]
 
 
 def indicator(indicator_id: str) -> Indicator:

@@ -65,6 +65,7 @@ def practice_scorecard(request: HttpRequest) -> HttpResponse:
             "label": label,
             "rows": rows,
             "chart": mark_safe(charts.trend_chart(rows)),
+            "callouts": services.codelist_callouts(r.indicator for r in rows),
         }
         for label, rows in card.by_kind()
     ]
@@ -73,6 +74,14 @@ def practice_scorecard(request: HttpRequest) -> HttpResponse:
         "scorecards/practice.html",
         {"card": card, "practice": practice, "sections": sections, **_month_links(month)},
     )
+
+
+def default_indicator(comps: list[services.IndicatorComparison]) -> services.IndicatorComparison:
+    """The indicator with most practices below target; one whose local codelist is unsupplied
+    (below target by construction: HAZ-103, HAZ-104) only when no other needs attention."""
+    trusted = [c for c in comps if c.red and not c.indicator.codelist_warnings]
+    pool = trusted or comps
+    return max(pool, key=lambda c: (c.red, -comps.index(c)))
 
 
 @login_required
@@ -87,8 +96,8 @@ def organisation_scorecard(request: HttpRequest) -> HttpResponse:
     comps = services.compare(cards)
     chosen_id = request.GET.get("indicator")
     chosen = next((c for c in comps if c.indicator.id == chosen_id), None)
-    if chosen is None and comps:  # the indicator with most practices below target
-        chosen = max(comps, key=lambda c: (c.red, -comps.index(c)))
+    if chosen is None and comps:
+        chosen = default_indicator(comps)
     matrix = []
     by_practice = {c.practice.ods_code: {r.indicator.id: r for r in c.rows} for c in cards}
     for comp in comps:
@@ -114,6 +123,8 @@ def organisation_scorecard(request: HttpRequest) -> HttpResponse:
             "matrix": matrix,
             "comparisons": comps,
             "chosen": chosen,
+            "matrix_callouts": services.codelist_callouts(c.indicator for c in comps),
+            "chosen_callouts": services.codelist_callouts([chosen.indicator] if chosen else []),
             "funnel": mark_safe(charts.funnel_chart(chosen)) if chosen else "",
             "history": history,
             "months": services.months_to(month),
@@ -144,7 +155,15 @@ def patients(request: HttpRequest) -> HttpResponse:
                 "shown": [c.pk for c in dd.cases],
             },
         )
-    return page(request, "scorecards/patients.html", {"dd": dd, **_month_links(month)})
+    return page(
+        request,
+        "scorecards/patients.html",
+        {
+            "dd": dd,
+            "callouts": services.codelist_callouts([dd.indicator]),
+            **_month_links(month),
+        },
+    )
 
 
 @login_required
