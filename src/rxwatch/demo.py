@@ -1,7 +1,8 @@
 """``make demo``: a synthetic organisation, the weekly search, and the app, with no manual steps.
 
 Each step is skipped when its output already exists for the same parameters, so a second ``make demo``
-starts serving in seconds. No real person is represented: the population is synthetic.
+starts serving in seconds. The weekly searches are the app's (``rxwatch.web.demo`` replays a year of
+them into the workflow store, the last one as of ``--as-of``), so none runs here. No real person is represented: the population is synthetic.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ def _done(t0: float, what: str) -> None:
 
 
 def build(out: Path, *, as_of: dt.date, patients: int, practices: int, seed: int) -> Path:
-    """Synthesise, import and search; returns the search output directory."""
-    from rxwatch.engine.search import search_extract
+    """Synthesise and import (once per parameters); returns the clinical store."""
     from rxwatch.extract.store import import_extract
     from rxwatch.synth.population import generate
 
@@ -73,12 +73,7 @@ def build(out: Path, *, as_of: dt.date, patients: int, practices: int, seed: int
         stamp.write_text(json.dumps(params))
     else:
         print(f"Demo data for {params} already built in {out}; reusing it.")
-
-    t0 = _step(f"Weekly search as of {as_of}")
-    results = out / "search"
-    print("   " + search_extract(extract, as_of=as_of, out=results))
-    _done(t0, f"results in {results}/results.csv, indicators in {results}/indicators.csv")
-    return results
+    return store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from rxwatch.web import demo as web_demo  # the workflow app, once it exists
     except ImportError:
-        print("\nThe workflow app is not part of this build yet; the demo stops after the search.")
+        print("\nThe workflow app is not part of this build yet; the demo stops after the import.")
         return 0
     return web_demo.run(out=args.out, as_of=args.as_of, port=args.port, serve=not args.no_serve)
 

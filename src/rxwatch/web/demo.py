@@ -293,7 +293,7 @@ def replay(
     from django.conf import settings
 
     from rxwatch.engine.backends import connect
-    from rxwatch.engine.search import run_search
+    from rxwatch.engine.search import run_search, summary
     from rxwatch.extract.store import connect_store, current_practices
     from rxwatch.rules.catalogue import load_catalogue
     from rxwatch.web.cases.weekly import run_weekly_search
@@ -318,10 +318,15 @@ def replay(
         cache = cache_dir / "searches"
         key = [*import_ids, _catalogue_key(catalogue)]
 
+        seconds: dict[dt.date, float] = {}
+
         def search(day: dt.date):
-            return _cached_search(
+            t = time.perf_counter()
+            found = _cached_search(
                 cache, day, key, lambda d: run_search(con, as_of=d, catalogue=catalogue)
             )
+            seconds[day] = time.perf_counter() - t
+            return found
 
         # The engine (DuckDB, off the GIL) searches next week while this thread syncs and works
         # this week: the two overlap on a two-core machine. The sync reads the store through its
@@ -351,6 +356,8 @@ def replay(
                     f"closed; {done} (waited {t1 - t0:.1f} s for the search, sync "
                     f"{t2 - t1:.1f} s, work {t3 - t2:.1f} s)"
                 )
+        # This week's search is the last one replayed (its cases are the app's worklist).
+        _say("   " + summary(result, seconds[days[-1]]))
         duck.close()
     finally:
         settings.DEBUG = debug
