@@ -56,3 +56,12 @@ def test_organisation_pdf_warns_and_puts_the_unsupplied_indicator_last(
     gi = acting.index(services.indicator("pincer.gi_p3a").title)
     assert gi < acting.index(services.indicator("valproate.ppp").title)
     assert WARNING in acting[gi:]  # by the valproate funnel too
+
+
+def test_cqc_schedules_warn():
+    from rxwatch.web.reports.cqc import schedules
+
+    valproate = next(s for s in schedules() if s.rule == "valproate.ppp")
+    assert f"Warning: {WARNING}" in valproate.lines
+    gi = next(s for s in schedules() if s.rule == "pincer.gi_p3a")
+    assert not any(line.startswith("Warning:") for line in gi.lines)

@@ -133,9 +133,12 @@ def schedules() -> list[Schedule]:
     """The monitoring schedule per drug group, in words, from the rule files."""
     from rxwatch.rules.catalogue import load_catalogue
     from rxwatch.rules.describe import schedule_words, threshold_words
+    from rxwatch.web.scorecards.services import codelist_warning, codelists_dir
 
     out = []
-    for rule in sorted(load_catalogue().rules, key=lambda r: (r.group, r.id)):
+    catalogue = load_catalogue(codelists_dir=codelists_dir())
+    unsupplied = set(catalogue.unsupplied_codelists)
+    for rule in sorted(catalogue.rules, key=lambda r: (r.group, r.id)):
         if rule.kind == "monitoring":
             lines = []
             for t in rule.tests:
@@ -147,6 +150,11 @@ def schedules() -> list[Schedule]:
                 lines.append(text.replace("`", ""))
         else:
             lines = [(rule.reason or rule.description).strip()]
+        # a local codelist not supplied: the figures are the fail-safe reading (HAZ-103, HAZ-104)
+        lines += [
+            f"Warning: {codelist_warning(rule, name)}"
+            for name in sorted(rule.all_codelist_names() & unsupplied)
+        ]
         out.append(
             Schedule(
                 rule.group,
