@@ -389,13 +389,17 @@ def practice_scorecards(
     """Scorecards for ``practices`` (all of one organisation's targets apply per practice)."""
     months = months_to(month, n_months)
     snap = snapshots(months, [p.ods_code for p in practices])
+    ids: dict[str, set[str]] = defaultdict(set)  # ODS → indicators with a count in any month
+    for p, ind, _m in snap:
+        ids[p].add(ind)
     targets: dict[int | None, Targets] = {}
     out = []
     for practice in practices:
-        t = targets.setdefault(practice.organisation_id, Targets(practice.organisation))
-        ids = {ind for (p, ind, _m) in snap if p == practice.ods_code}
+        if practice.organisation_id not in targets:  # one query per organisation, not practice
+            targets[practice.organisation_id] = Targets(practice.organisation)
+        t = targets[practice.organisation_id]
         rows = []
-        for ind in sorted((indicator(i) for i in ids), key=_sort_key):
+        for ind in sorted((indicator(i) for i in ids[practice.ods_code]), key=_sort_key):
             target = t.for_indicator(ind)
             cells = [
                 Cell(practice.ods_code, ind, m, snap.get((practice.ods_code, ind.id, m)), target)
