@@ -81,30 +81,25 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return make_backend(request.param, request)
 
 
-SPEC_MODULES = (
-    "test_spec_dmards",
-    "test_spec_mental_health",
-    "test_spec_anticoagulants",
-    "test_spec_cardio_thyroid",
-    "test_spec_pincer",
-    "test_spec_missed_dx",
-)
-
-
 @pytest.fixture(scope="session")
 def spec_search(backend: Backend, spec_catalogue: Catalogue):
     """One search per backend over the named patients of every spec module together (Spark pays a
     large cost per search). Each patient has a practice of their own (or a module's indicator
     practice), so modules do not see each other in their checks."""
-    import importlib
-
-    from tests.engine.spec.harness import Outcome, drugs_of, kinds_of
+    from tests.engine.spec.harness import (
+        SPEC_MODULES,
+        Outcome,
+        drugs_of,
+        kinds_of,
+        named_patients,
+        spec_module,
+    )
     from tests.engine.spec.population import T, build_tables, practice_of
 
     patients, rules = [], []
     for name in SPEC_MODULES:
-        mod = importlib.import_module(f"tests.engine.spec.{name}")
-        patients += [c.patient for c in mod.CASES] + list(getattr(mod, "EXTRA_PATIENTS", ()))
+        mod = spec_module(name)
+        patients += named_patients(mod)
         rules += [r for r in mod.RULES if r not in rules]
     selected = spec_catalogue.select(rules)
     missing = sorted(set(rules) - {r.id for r in selected.rules})

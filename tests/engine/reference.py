@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from rxwatch.engine.api import SearchResult
+from rxwatch.engine.api import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA, SearchResult
 from rxwatch.rules.catalogue import Catalogue
 
 # --- the catalogue, by hand ----------------------------------------------------------------------
@@ -583,46 +583,20 @@ def as_search_result(ref: RefResult, as_of: dt.date) -> SearchResult:
             }
             for r in ref.results
         ],
-        schema=pa.schema(
-            [
-                ("practice", pa.string()),
-                ("patient_id", pa.string()),
-                ("rule_id", pa.string()),
-                ("status", pa.string()),
-                ("reason", pa.string()),
-                ("last_date", pa.date32()),
-                ("last_value", pa.float64()),
-                ("due_date", pa.date32()),
-                ("days_overdue", pa.int64()),
-            ]
-        ),
+        schema=RESULT_SCHEMA,
     )
     indicators = pa.Table.from_pylist(
         [
             {"practice": p, "indicator_id": rid, "numerator": n, "denominator": dd}
             for (p, rid), (n, dd) in sorted(ref.indicators.items())
         ],
-        schema=pa.schema(
-            [
-                ("practice", pa.string()),
-                ("indicator_id", pa.string()),
-                ("numerator", pa.int64()),
-                ("denominator", pa.int64()),
-            ]
-        ),
+        schema=INDICATOR_SCHEMA,
     )
     specialist = pa.Table.from_pylist(
         [
             {"practice": p, "patient_id": pid, "rule_id": "clozapine", "last_issue_date": None}
             for p, pid in ref.specialist
         ],
-        schema=pa.schema(
-            [
-                ("practice", pa.string()),
-                ("patient_id", pa.string()),
-                ("rule_id", pa.string()),
-                ("last_issue_date", pa.date32()),
-            ]
-        ),
+        schema=SPECIALIST_SCHEMA,
     )
     return SearchResult(as_of, results, indicators, specialist, "reference")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
 import math
 import random
 import tempfile
@@ -25,7 +24,13 @@ from tests.engine.reference import (
     reference_kinds,
     reference_search,
 )
-from tests.engine.spec.harness import Outcome, check_case
+from tests.engine.spec.harness import (
+    SPEC_MODULES,
+    Outcome,
+    check_case,
+    named_patients,
+    spec_module,
+)
 from tests.engine.spec.population import T, build_tables, practice_of
 from tests.engine.spec.random_population import random_tables
 from tests.engine.spec.runner import Backend, make_backend
@@ -33,21 +38,12 @@ from tests.engine.spec.runner import Backend, make_backend
 from rxwatch.engine.api import SearchResult
 from rxwatch.rules.catalogue import Catalogue
 
-SPEC_MODULES = (
-    "test_spec_dmards",
-    "test_spec_mental_health",
-    "test_spec_anticoagulants",
-    "test_spec_cardio_thyroid",
-    "test_spec_pincer",
-    "test_spec_missed_dx",
-)
-
 
 @pytest.mark.parametrize("module", SPEC_MODULES)
 def test_spec_expectations_agree_with_reference(module: str, spec_catalogue: Catalogue) -> None:
     """The reference gives every spec case its expected rows and indicators (reasons aside)."""
-    mod = importlib.import_module(f"tests.engine.spec.{module}")
-    patients = [c.patient for c in mod.CASES] + list(getattr(mod, "EXTRA_PATIENTS", ()))
+    mod = spec_module(module)
+    patients = named_patients(mod)
     ref = reference_search(build_tables(patients, spec_catalogue), T, spec_catalogue)
     wanted = set(mod.RULES)
     kinds = {k: v for k, v in reference_kinds().items() if k in wanted or k.split(".")[0] in wanted}

@@ -10,7 +10,14 @@ from pathlib import Path
 import pyarrow as pa
 from tests.engine.fixtures.extract import CODES, FIXTURES, SCHEMAS, Extract, T, ago
 
-from rxwatch.engine.api import INDICATOR_COLUMNS, RESULT_COLUMNS, SPECIALIST_COLUMNS, SearchResult
+from rxwatch.engine.api import (
+    INDICATOR_COLUMNS,
+    RESULT_COLUMNS,
+    RESULT_SCHEMA,
+    SPECIALIST_COLUMNS,
+    SPECIALIST_SCHEMA,
+    SearchResult,
+)
 from rxwatch.engine.search import search_extract, write_outputs
 
 
@@ -51,19 +58,7 @@ def _result() -> SearchResult:
                 "days_overdue": None,
             },
         ],
-        schema=pa.schema(
-            [
-                ("practice", pa.string()),
-                ("patient_id", pa.string()),
-                ("rule_id", pa.string()),
-                ("status", pa.string()),
-                ("reason", pa.string()),
-                ("last_date", pa.date32()),
-                ("last_value", pa.float64()),
-                ("due_date", pa.date32()),
-                ("days_overdue", pa.int64()),
-            ]
-        ),
+        schema=RESULT_SCHEMA,
     )
     indicators = pa.table(
         {
@@ -75,14 +70,7 @@ def _result() -> SearchResult:
     )
     special = pa.Table.from_pylist(
         [],
-        schema=pa.schema(
-            [
-                ("practice", pa.string()),
-                ("patient_id", pa.string()),
-                ("rule_id", pa.string()),
-                ("last_issue_date", pa.date32()),
-            ]
-        ),
+        schema=SPECIALIST_SCHEMA,
     )
     return SearchResult(T, results, indicators, special, "duckdb")
 

@@ -14,6 +14,7 @@ in the denominator (``den``) and, when in it, in the numerator exactly when the 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,25 @@ from tests.engine.spec.population import P, d
 
 from rxwatch.engine.api import SearchResult
 from rxwatch.rules.catalogue import Catalogue
+
+# The spec modules run together by the ``spec_search`` fixture and checked against the reference.
+SPEC_MODULES = (
+    "test_spec_dmards",
+    "test_spec_mental_health",
+    "test_spec_anticoagulants",
+    "test_spec_cardio_thyroid",
+    "test_spec_pincer",
+    "test_spec_missed_dx",
+)
+
+
+def spec_module(name: str):
+    return importlib.import_module(f"tests.engine.spec.{name}")
+
+
+def named_patients(module) -> list[P]:
+    """A spec module's named patients: one per case, and any extra ones."""
+    return [c.patient for c in module.CASES] + list(getattr(module, "EXTRA_PATIENTS", ()))
 
 
 @dataclass(frozen=True)
