@@ -28,7 +28,7 @@ PAGE_SIZE = 50
 # Roles whose work needs the NHS number (to contact the patient or find them in the clinical system).
 # Practice managers and hub leads oversee the work: they see the pseudonymous id only.
 NHS_NUMBER_ROLES = frozenset({Role.TECHNICIAN, Role.PHARMACIST, Role.GP})
-OVERSIGHT_ROLES = frozenset({Role.PRACTICE_MANAGER, Role.HUB_LEAD, Role.ADMIN})
+OVERSIGHT_ROLES = frozenset(access.OVERSIGHT_ROLES)
 
 
 @dataclass

@@ -43,20 +43,19 @@ def memberships(user: User) -> QuerySet[Membership]:
 def visible_practices(user: User) -> QuerySet[Practice]:
     """Practices whose patients ``user`` may see: their own, or all of their organisation for hub
     memberships (a membership without a practice)."""
-    if not _active(user):
-        return Practice.objects.none()
-    mine = Membership.objects.filter(user=user)
-    return Practice.objects.filter(
-        Q(id__in=mine.filter(practice__isnull=False).values("practice_id"))
-        | Q(organisation_id__in=mine.filter(practice__isnull=True).values("organisation_id"))
-    )
+    return _practices_of(user, memberships(user))
 
 
 def practices_where(user: User, roles: Iterable[str]) -> QuerySet[Practice]:
     """Practices at which ``user`` holds one of ``roles`` (directly or through a hub membership)."""
+    return _practices_of(user, memberships(user).filter(role__in=[str(r) for r in roles]))
+
+
+def _practices_of(user: User, mine: QuerySet[Membership]) -> QuerySet[Practice]:
+    """The practices ``mine`` (memberships of ``user``) cover: a practice membership its practice,
+    a hub membership every practice of its organisation."""
     if not _active(user):
         return Practice.objects.none()
-    mine = Membership.objects.filter(user=user, role__in=[str(r) for r in roles])
     return Practice.objects.filter(
         Q(id__in=mine.filter(practice__isnull=False).values("practice_id"))
         | Q(organisation_id__in=mine.filter(practice__isnull=True).values("organisation_id"))
