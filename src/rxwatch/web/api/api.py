@@ -17,7 +17,7 @@ from rxwatch.web.api import schemas as s
 from rxwatch.web.api import tokens
 from rxwatch.web.api.auth import AUTH
 from rxwatch.web.api.models import ApiToken
-from rxwatch.web.audit.models import AuditEvent
+from rxwatch.web.audit import queries as audit_queries
 from rxwatch.web.cases import actions, queries
 from rxwatch.web.cases.models import MonitoringCase, SearchRun
 from rxwatch.web.errors import (
@@ -342,19 +342,10 @@ def activity(
 ):
     """The audit trail of the practices where the user is a practice manager, hub lead or admin,
     newest first. Events name objects by id, never a patient."""
-    user = _user(request)
-    ods = list(
-        access.practices_where(user, access.OVERSIGHT_ROLES).values_list("ods_code", flat=True)
-    )
+    ods = audit_queries.oversight_practices(_user(request))
     if not ods:
         raise PermissionDenied("Only a practice manager, hub lead or administrator can see this.")
-    qs = AuditEvent.objects.filter(practice_ods__in=ods).order_by("-seq")
-    if practice:
-        qs = qs.filter(practice_ods=practice)
-    if who:
-        qs = qs.filter(actor_username=who)
-    if action:
-        qs = qs.filter(action=action)
+    qs = audit_queries.activity(ods, practice=practice, who=who, action=action)
     count, items = _page(qs, limit, offset)
     return {"count": count, "items": items}
 

@@ -12,10 +12,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from rxwatch.web.audit.chain import SYSTEM
+from rxwatch.web.audit import queries
 from rxwatch.web.audit.models import AuditEvent
-from rxwatch.web.organisations import access
-from rxwatch.web.pages import OVERSIGHT_ROLES, page, pager, paginate, viewer
+from rxwatch.web.pages import page, pager, paginate, viewer
 
 # What an action means in words, for the table (unknown actions show as they are).
 ACTIONS = {
@@ -47,42 +46,28 @@ KINDS = {
 def activity(request: HttpRequest) -> HttpResponse:
     """Every change and view in the viewer's practices, newest first, filterable."""
     v = viewer(request)
-    if not v.roles & OVERSIGHT_ROLES:
+    if not v.is_oversight:
         raise PermissionDenied("Only a practice manager or hub lead can see who did what.")
-    # Only the practices where the viewer holds an oversight role: a practice manager at A who is a
-    # technician at B sees A's trail, not B's (the same rule as the API's /activity).
-    ods = list(
-        access.practices_where(request.user, access.OVERSIGHT_ROLES).values_list(
-            "ods_code", flat=True
-        )
-    )
-    qs = AuditEvent.objects.filter(practice_ods__in=ods)
-    practice = v.practice_filter(request.GET.get("practice"))
-    if practice and practice not in ods:
-        practice = None
-        qs = qs.none()
-    if practice:
-        qs = qs.filter(practice_ods=practice)
+    ods = queries.oversight_practices(request.user)
+    chosen = v.practice_filter(request.GET.get("practice"))
     who = (request.GET.get("who") or "").strip()
-    if who:
-        qs = qs.filter(actor_username=who)
     kind = request.GET.get("kind") or ""
-    if kind == "people":
-        qs = qs.exclude(actor_username=SYSTEM)
-    elif kind == "changes":
-        qs = qs.exclude(action__startswith="viewed.")
-    elif kind == "views":
-        qs = qs.filter(action__startswith="viewed.")
     action = request.GET.get("action") or ""
-    if action:
-        qs = qs.filter(action=action)
     day = request.GET.get("day") or ""
-    if day:
-        try:
-            qs = qs.filter(occurred_at__date=dt.date.fromisoformat(day))
-        except ValueError:
-            day = ""
-    page_obj = paginate(request, qs.order_by("-seq"))
+    try:
+        on = dt.date.fromisoformat(day) if day else None
+    except ValueError:
+        day, on = "", None
+    qs = queries.activity(
+        ods,
+        practice=chosen,  # one the viewer does not oversee shows an empty trail
+        who=who,
+        action=action,
+        kind=kind,
+        day=on,
+    )
+    practice = chosen if chosen in ods else None  # the select then says "all"
+    page_obj = paginate(request, qs)
     people = sorted(
         set(
             AuditEvent.objects.filter(practice_ods__in=ods)
