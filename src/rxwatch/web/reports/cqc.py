@@ -133,7 +133,7 @@ def schedules() -> list[Schedule]:
     """The monitoring schedule per drug group, in words, from the rule files."""
     from rxwatch.rules.catalogue import load_catalogue
     from rxwatch.rules.describe import schedule_words, threshold_words
-    from rxwatch.web.scorecards.services import codelist_warning, codelists_dir
+    from rxwatch.web.scorecards.services import codelist_warnings, codelists_dir
 
     out = []
     catalogue = load_catalogue(codelists_dir=codelists_dir())
@@ -151,10 +151,7 @@ def schedules() -> list[Schedule]:
         else:
             lines = [(rule.reason or rule.description).strip()]
         # a local codelist not supplied: the figures are the fail-safe reading (HAZ-103, HAZ-104)
-        lines += [
-            f"Warning: {codelist_warning(rule, name)}"
-            for name in sorted(rule.all_codelist_names() & unsupplied)
-        ]
+        lines += [f"Warning: {text}" for _name, text in codelist_warnings(rule, unsupplied)]
         out.append(
             Schedule(
                 rule.group,

@@ -127,6 +127,14 @@ def codelist_warning(rule, name: str) -> str:
     )
 
 
+def codelist_warnings(rule, unsupplied: set[str]) -> tuple[tuple[str, str], ...]:
+    """(codelist, warning) for each local codelist ``rule`` names that is in ``unsupplied``."""
+    return tuple(
+        (name, codelist_warning(rule, name))
+        for name in sorted(rule.all_codelist_names() & unsupplied)
+    )
+
+
 @lru_cache(maxsize=1)
 def indicator_catalogue() -> dict[str, Indicator]:
     """rule_id → Indicator, from the shipped rule files (titles, groups, kinds, sources) and the
@@ -137,10 +145,7 @@ def indicator_catalogue() -> dict[str, Indicator]:
     catalogue = load_catalogue(codelists_dir=codelists_dir())
     unsupplied = set(catalogue.unsupplied_codelists)
     for rule in catalogue.rules:
-        warnings = tuple(
-            (name, codelist_warning(rule, name))
-            for name in sorted(rule.all_codelist_names() & unsupplied)
-        )
+        warnings = codelist_warnings(rule, unsupplied)
         tests = {f"{rule.id}.{t.id}": t.title for t in getattr(rule, "tests", ())}
         for rid in rule.rule_ids:
             title = f"{rule.title}: {tests[rid]}" if rid in tests else rule.title
