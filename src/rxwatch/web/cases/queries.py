@@ -269,10 +269,9 @@ def timeline(case: MonitoringCase) -> list[TimelineEntry]:
             )
         )
     elif case.status == CaseStatus.CLOSED and case.closed_at:
-        if case.closed_by_id is not None:
-            closer = _who(case.closed_by)
-        else:
-            closer = _who(None) if case.closed_by_run_id is not None else ""
+        # who closed it: a person (closed_by), else the search (closed_by_run, ``_who(None)``)
+        known = case.closed_by_id is not None or case.closed_by_run_id is not None
+        closer = _who(case.closed_by) if known else ""
         out.append(TimelineEntry(case.closed_at, "closed", f"Closed: {case.closed_reason}", closer))
     if case.non_responder_at:
         days = case.recommended_prescription_days
