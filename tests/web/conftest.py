@@ -1,10 +1,11 @@
-"""Fixtures: one organisation with practices A and B, staff of A in every role, a hub lead, and a
-case in each practice."""
+"""Fixtures: one organisation with practices A and B, staff of A in every role, a hub lead, a case
+in each practice, and an out-of-range lithium case in practice A (outside pharm_a's scope)."""
 
 from __future__ import annotations
 
 import pytest
 
+from rxwatch.web.cases.models import FlagStatus
 from rxwatch.web.organisations.models import Role
 
 from .factories import MonitoringCaseFactory, OrganisationFactory, PracticeFactory, staff
@@ -59,3 +60,18 @@ def case_a(practice_a):
 @pytest.fixture
 def case_b(practice_b):
     return MonitoringCaseFactory(practice=practice_b, reason="Practice B secret reason")
+
+
+@pytest.fixture
+def lithium_a(practice_a):
+    """An out-of-range lithium level: outside pharm_a's scope of practice (DMARDs)."""
+    return MonitoringCaseFactory(
+        practice=practice_a,
+        flag_status=FlagStatus.OUT_OF_RANGE,
+        rule_id="lithium.level",
+        rule="lithium",
+        drug_group="lithium",
+        reason="Lithium 1.3 mmol/L",
+        last_value=1.3,
+        days_overdue=None,
+    )

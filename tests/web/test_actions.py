@@ -187,18 +187,6 @@ def oor_case(practice_a):
     )
 
 
-@pytest.fixture
-def lithium_case(practice_a):
-    return MonitoringCaseFactory(
-        practice=practice_a,
-        flag_status=FlagStatus.OUT_OF_RANGE,
-        rule_id="lithium.level",
-        rule="lithium",
-        drug_group="lithium",
-        last_value=1.3,
-    )
-
-
 def test_review_inside_scope_then_sign_off_closes_the_case(pharm_a, oor_case, org):
     review = reviews.record_review(
         user=pharm_a, case=oor_case, decision=Decision.DOSE_ADJUSTED, note="reduced to 10 mg weekly"
@@ -218,23 +206,23 @@ def test_review_inside_scope_then_sign_off_closes_the_case(pharm_a, oor_case, or
     ]
 
 
-def test_dose_change_outside_scope_is_refused_then_escalated(pharm_a, gp_a, lithium_case):
+def test_dose_change_outside_scope_is_refused_then_escalated(pharm_a, gp_a, lithium_a):
     with pytest.raises(ScopeError, match="outside your scope of practice"):
         reviews.record_review(
-            user=pharm_a, case=lithium_case, decision=Decision.DOSE_ADJUSTED, note="reduce dose"
+            user=pharm_a, case=lithium_a, decision=Decision.DOSE_ADJUSTED, note="reduce dose"
         )
     with pytest.raises(ScopeError):
         reviews.record_review(
-            user=pharm_a, case=lithium_case, decision=Decision.CONTINUE, dose_change=True
+            user=pharm_a, case=lithium_a, decision=Decision.CONTINUE, dose_change=True
         )
-    lithium_case.refresh_from_db()
-    assert lithium_case.status == CaseStatus.OPEN and not lithium_case.reviews.exists()
+    lithium_a.refresh_from_db()
+    assert lithium_a.status == CaseStatus.OPEN and not lithium_a.reviews.exists()
     # decisions that change no dose stay within any pharmacist's remit
     escalation = reviews.escalate_to_gp(
-        user=pharm_a, case=lithium_case, note="level 1.3: dose change needed, outside my scope"
+        user=pharm_a, case=lithium_a, note="level 1.3: dose change needed, outside my scope"
     )
-    lithium_case.refresh_from_db()
-    assert lithium_case.status == CaseStatus.ESCALATED
+    lithium_a.refresh_from_db()
+    assert lithium_a.status == CaseStatus.ESCALATED
     assert escalation.review.decision == Decision.ESCALATE_TO_GP
     assert last_event().action == "case.escalated"
     # a GP has no scope limit
@@ -245,16 +233,16 @@ def test_dose_change_outside_scope_is_refused_then_escalated(pharm_a, gp_a, lith
         note="reduced to 400 mg",
         close=True,
     )
-    lithium_case.refresh_from_db()
+    lithium_a.refresh_from_db()
     escalation.refresh_from_db()
-    assert lithium_case.status == CaseStatus.CLOSED
-    assert lithium_case.closed_reason == "Closed by GP: dose adjusted"
-    assert lithium_case.closed_by == gp_a
+    assert lithium_a.status == CaseStatus.CLOSED
+    assert lithium_a.closed_reason == "Closed by GP: dose adjusted"
+    assert lithium_a.closed_by == gp_a
     assert escalation.outcome == EscalationOutcome.CLOSED and escalation.decided_by == gp_a
 
 
-def test_gp_can_return_a_case_to_the_pharmacist(pharm_a, gp_a, lithium_case):
-    escalation = reviews.escalate_to_gp(user=pharm_a, case=lithium_case, note="please advise")
+def test_gp_can_return_a_case_to_the_pharmacist(pharm_a, gp_a, lithium_a):
+    escalation = reviews.escalate_to_gp(user=pharm_a, case=lithium_a, note="please advise")
     reviews.gp_decide(
         user=gp_a,
         escalation=escalation,
@@ -262,14 +250,14 @@ def test_gp_can_return_a_case_to_the_pharmacist(pharm_a, gp_a, lithium_case):
         note="continue, repeat level in 1 week",
         close=False,
     )
-    lithium_case.refresh_from_db()
-    assert lithium_case.status == CaseStatus.IN_REVIEW and lithium_case.closed_by is None
+    lithium_a.refresh_from_db()
+    assert lithium_a.status == CaseStatus.IN_REVIEW and lithium_a.closed_by is None
     with pytest.raises(InvalidTransition, match="Record a review"):
-        reviews.sign_off(user=pharm_a, case=lithium_case)
-    reviews.record_review(user=pharm_a, case=lithium_case, decision=Decision.CONTINUE)
-    reviews.sign_off(user=pharm_a, case=lithium_case)
-    lithium_case.refresh_from_db()
-    assert lithium_case.status == CaseStatus.CLOSED and lithium_case.closed_by == pharm_a
+        reviews.sign_off(user=pharm_a, case=lithium_a)
+    reviews.record_review(user=pharm_a, case=lithium_a, decision=Decision.CONTINUE)
+    reviews.sign_off(user=pharm_a, case=lithium_a)
+    lithium_a.refresh_from_db()
+    assert lithium_a.status == CaseStatus.CLOSED and lithium_a.closed_by == pharm_a
     with pytest.raises(InvalidTransition, match="already been decided"):
         reviews.gp_decide(
             user=gp_a, escalation=escalation, decision=Decision.CONTINUE, note="again", close=True

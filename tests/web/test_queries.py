@@ -21,19 +21,6 @@ pytestmark = pytest.mark.django_db
 T0 = timezone.make_aware(dt.datetime(2026, 11, 23, 9, 0))
 
 
-@pytest.fixture
-def lithium_a(practice_a):
-    return MonitoringCaseFactory(
-        practice=practice_a,
-        flag_status=FlagStatus.OUT_OF_RANGE,
-        rule_id="lithium.level",
-        rule="lithium",
-        drug_group="lithium",
-        last_value=1.3,
-        days_overdue=None,
-    )
-
-
 # --- the timeline ---------------------------------------------------------------------------------
 
 

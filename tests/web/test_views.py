@@ -53,20 +53,6 @@ def out_of_range_a(practice_a):
     )
 
 
-@pytest.fixture
-def lithium_a(practice_a):
-    return MonitoringCaseFactory(
-        practice=practice_a,
-        flag_status=FlagStatus.OUT_OF_RANGE,
-        rule_id="lithium.level",
-        rule="lithium",
-        drug_group="lithium",
-        reason="Lithium 1.2 mmol/L",
-        last_value=1.2,
-        days_overdue=None,
-    )
-
-
 # --- signing in ----------------------------------------------------------------------------------
 
 
