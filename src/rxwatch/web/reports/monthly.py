@@ -124,15 +124,7 @@ def build_monthly(
     }
     if single:
         card = cards[0]
-        context["sections"] = [
-            {
-                "label": label,
-                "rows": rows,
-                "chart": mark_safe(charts.trend_chart(rows)),
-                "callouts": services.codelist_callouts(r.indicator for r in rows),
-            }
-            for label, rows in card.by_kind()
-        ]
+        context["sections"] = charts.kind_sections(card)
         context["below_callouts"] = services.codelist_callouts(
             r.indicator for r in card.below_target
         )

@@ -11,8 +11,14 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import altair as alt
+from django.utils.safestring import mark_safe
 
-from rxwatch.web.scorecards.services import IndicatorComparison, Row
+from rxwatch.web.scorecards.services import (
+    IndicatorComparison,
+    PracticeScorecard,
+    Row,
+    codelist_callouts,
+)
 
 FONT = "Arial"
 BAND_SHAPES = {"within": "circle", "outside 95%": "triangle-up", "outside 99.8%": "square"}
@@ -74,6 +80,20 @@ def trend_chart(rows: Sequence[Row], *, columns: int = 3) -> str:
         .facet(facet=alt.Facet("indicator:N", title=None, sort=None), columns=columns)
     )
     return svg(_config(chart))
+
+
+def kind_sections(card: PracticeScorecard) -> list[dict]:
+    """The card's rows by kind of indicator, each with its trend chart and codelist warnings (the
+    practice page and the practice's monthly PDF)."""
+    return [
+        {
+            "label": label,
+            "rows": rows,
+            "chart": mark_safe(trend_chart(rows)),
+            "callouts": codelist_callouts(r.indicator for r in rows),
+        }
+        for label, rows in card.by_kind()
+    ]
 
 
 def _short(title: str, limit: int = 48) -> str:

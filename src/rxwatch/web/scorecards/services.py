@@ -15,7 +15,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from rxwatch.scorecard import (
@@ -361,6 +361,13 @@ class PracticeScorecard:
     months: list[dt.date]
     rows: list[Row]
 
+    @cached_property
+    def _by_indicator(self) -> dict[str, Row]:
+        return {r.indicator.id: r for r in self.rows}
+
+    def row(self, indicator_id: str) -> Row | None:
+        return self._by_indicator.get(indicator_id)
+
     @property
     def as_of(self) -> dt.date | None:
         days = [r.current.count.as_of for r in self.rows if r.current.count]
@@ -494,3 +501,24 @@ def compare(
                 comp.points.append(FunnelPoint(practices[c.practice], c, band))
         out.append(comp)
     return out
+
+
+def default_comparison(comps: Sequence[IndicatorComparison]) -> IndicatorComparison | None:
+    """The indicator with most practices below target (the first, on a tie); one whose local
+    codelist is unsupplied (below target by construction: HAZ-103, HAZ-104) only when no other
+    needs attention."""
+    trusted = [c for c in comps if c.red and not c.indicator.codelist_warnings]
+    pool = trusted or comps
+    return max(pool, key=lambda c: c.red) if pool else None
+
+
+def matrix(cards: Sequence[PracticeScorecard], comps: Sequence[IndicatorComparison]) -> list[dict]:
+    """Every indicator × practice: per comparison, each card's row (None where it has none)."""
+    return [
+        {
+            "indicator": comp.indicator,
+            "target": comp.target,
+            "cells": [card.row(comp.indicator.id) for card in cards],
+        }
+        for comp in comps
+    ]

@@ -60,28 +60,16 @@ def practice_scorecard(request: HttpRequest) -> HttpResponse:
             {"practices": v.practices, **_month_links(month)},
         )
     card = services.practice_scorecard(practice, month)
-    sections = [
-        {
-            "label": label,
-            "rows": rows,
-            "chart": mark_safe(charts.trend_chart(rows)),
-            "callouts": services.codelist_callouts(r.indicator for r in rows),
-        }
-        for label, rows in card.by_kind()
-    ]
     return page(
         request,
         "scorecards/practice.html",
-        {"card": card, "practice": practice, "sections": sections, **_month_links(month)},
+        {
+            "card": card,
+            "practice": practice,
+            "sections": charts.kind_sections(card),
+            **_month_links(month),
+        },
     )
-
-
-def default_indicator(comps: list[services.IndicatorComparison]) -> services.IndicatorComparison:
-    """The indicator with most practices below target; one whose local codelist is unsupplied
-    (below target by construction: HAZ-103, HAZ-104) only when no other needs attention."""
-    trusted = [c for c in comps if c.red and not c.indicator.codelist_warnings]
-    pool = trusted or comps
-    return max(pool, key=lambda c: (c.red, -comps.index(c)))
 
 
 @login_required
@@ -96,31 +84,14 @@ def organisation_scorecard(request: HttpRequest) -> HttpResponse:
     comps = services.compare(cards)
     chosen_id = request.GET.get("indicator")
     chosen = next((c for c in comps if c.indicator.id == chosen_id), None)
-    if chosen is None and comps:
-        chosen = default_indicator(comps)
-    matrix = []
-    by_practice = {c.practice.ods_code: {r.indicator.id: r for r in c.rows} for c in cards}
-    for comp in comps:
-        matrix.append(
-            {
-                "indicator": comp.indicator,
-                "target": comp.target,
-                "cells": [by_practice[p.ods_code].get(comp.indicator.id) for p in practices],
-            }
-        )
-    history = []
-    if chosen is not None:
-        history = [
-            by_practice[p.ods_code][chosen.indicator.id]
-            for p in practices
-            if chosen.indicator.id in by_practice[p.ods_code]
-        ]
+    chosen = chosen or services.default_comparison(comps)
+    history = [r for card in cards if chosen and (r := card.row(chosen.indicator.id))]
     return page(
         request,
         "scorecards/organisation.html",
         {
             "practices": practices,
-            "matrix": matrix,
+            "matrix": services.matrix(cards, comps),
             "comparisons": comps,
             "chosen": chosen,
             "matrix_callouts": services.codelist_callouts(c.indicator for c in comps),
