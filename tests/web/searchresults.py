@@ -7,7 +7,8 @@ import datetime as dt
 import pyarrow as pa
 
 from rxwatch.engine.api import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA, SearchResult
-from rxwatch.web.cases.sync import RuleInfo
+from rxwatch.web.cases.models import MonitoringCase
+from rxwatch.web.cases.sync import APPLIES, RuleInfo, sync_search_run
 
 RULES = {
     "methotrexate.fbc": RuleInfo("methotrexate", "dmard"),
@@ -57,4 +58,14 @@ def result(
         indicators=pa.Table.from_pylist(indicators, schema=INDICATOR_SCHEMA),
         specialist_monitored=SPECIALIST_SCHEMA.empty_table(),
         backend="test",
+    )
+
+
+def close_by_search(case: MonitoringCase) -> None:
+    """Sync a search of ``case``'s date that no longer flags it (monitoring done): the search, not a
+    person, closes it, and its audit event's actor is the system."""
+    sync_search_run(
+        result=result(case.last_seen_run.as_of, [], (case.practice.ods_code,)),
+        rules=RULES,
+        in_population=lambda keys: dict.fromkeys(keys, APPLIES),
     )

@@ -11,12 +11,11 @@ from django.utils import timezone
 
 from rxwatch.web.cases import actions
 from rxwatch.web.cases.models import FlagStatus, MonitoringCase
-from rxwatch.web.cases.sync import APPLIES, sync_search_run
 from rxwatch.web.reviews import actions as reviews
 from rxwatch.web.reviews.models import Decision
 
 from .factories import MonitoringCaseFactory
-from .searchresults import RULES, result
+from .searchresults import close_by_search
 
 pytestmark = pytest.mark.django_db
 
@@ -48,11 +47,7 @@ def test_backfill_closed_by_from_sign_offs_gp_decisions_and_suppressions(practic
         review_date=timezone.localdate() + dt.timedelta(days=90),
     )
     by_search = MonitoringCaseFactory(practice=practice_a)
-    sync_search_run(
-        result=result(by_search.last_seen_run.as_of, [], ("A81001",)),
-        rules=RULES,
-        in_population=lambda keys: dict.fromkeys(keys, APPLIES),
-    )
+    close_by_search(by_search)
     expected = {
         signed.pk: pharm_a.pk,
         returned.pk: pharm_a.pk,

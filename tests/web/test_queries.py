@@ -9,12 +9,11 @@ from django.utils import timezone
 
 from rxwatch.web.cases import queries
 from rxwatch.web.cases.models import CaseStatus, FlagStatus, ReviewReason
-from rxwatch.web.cases.sync import APPLIES, sync_search_run
 from rxwatch.web.reviews import actions as reviews
 from rxwatch.web.reviews.models import Decision
 
 from .factories import MonitoringCaseFactory
-from .searchresults import RULES, result
+from .searchresults import close_by_search
 
 pytestmark = pytest.mark.django_db
 
@@ -121,11 +120,7 @@ def test_a_closure_on_the_timeline_names_who_closed_the_case(pharm_a, practice_a
     assert (closed.kind, closed.actor) == ("closed", pharm_a.get_full_name())
 
     by_search = MonitoringCaseFactory(practice=practice_a)
-    sync_search_run(
-        result=result(by_search.last_seen_run.as_of, [], ("A81001",)),
-        rules=RULES,
-        in_population=lambda keys: dict.fromkeys(keys, APPLIES),
-    )
+    close_by_search(by_search)
     by_search.refresh_from_db()
     closed = queries.timeline(by_search)[-1]
     assert (closed.kind, closed.actor) == ("closed", "RxWatch search")
