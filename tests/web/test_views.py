@@ -17,6 +17,7 @@ from rxwatch.web.reviews import actions as review_actions
 from rxwatch.web.reviews.models import Escalation
 
 from .factories import MonitoringCaseFactory, PracticeFactory, staff
+from .searchresults import close_by_search
 
 pytestmark = pytest.mark.django_db
 
@@ -574,7 +575,10 @@ def test_practice_of_another_organisation_is_invisible(client, hub_lead):
 
 def test_activity_people_only_hides_the_search(client, hub_lead, tech_a, case_a):
     actions.record_contact_attempt(user=tech_a, case=case_a, method="sms", outcome="no_answer")
+    close_by_search(case_a)  # an event of the search (the system), for the filter to hide
     client.force_login(hub_lead)
+    everyone = html(client.get(url("activity"), {"kind": ""})).split("Apply filters", 1)[1]
+    assert ">system<" in everyone
     page = html(client.get(url("activity"), {"kind": "people"}))
     table = page.split("Apply filters", 1)[1]
     assert "tech_a" in table and ">system<" not in table
