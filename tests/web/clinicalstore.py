@@ -1,12 +1,17 @@
-"""A small hand-built clinical store and a stub catalogue for the weekly search and the demo replay.
-Patient ids and NHS numbers here are synthetic."""
+"""A small hand-built clinical store, a stub catalogue and search results over it, for the weekly
+search and the demo replay. Patient ids and NHS numbers here are synthetic."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
+
+from rxwatch.engine.api import SearchResult
+
+from .searchresults import result, row
 
 MTX, SHARED_CARE = "111111", "222222"
 P1_NHS = "9434765919"
@@ -69,3 +74,21 @@ def stub_catalogue() -> SimpleNamespace:
         codes=lambda *names: frozenset().union(*(codes[n] for n in names)),
         codelists={name: SimpleNamespace(codes=c) for name, c in codes.items()},
     )
+
+
+def overdue(as_of: dt.date, *patients: str) -> SearchResult:
+    """A search of the store as of ``as_of`` flagging ``patients`` (of A81001) overdue a
+    methotrexate FBC."""
+    rows = [
+        row(
+            "A81001",
+            p,
+            "methotrexate.fbc",
+            "overdue",
+            as_of=as_of,
+            last_date=dt.date(2026, 5, 1),
+            due_date=dt.date(2026, 8, 1),
+        )
+        for p in patients
+    ]
+    return result(as_of, rows, ("A81001",))

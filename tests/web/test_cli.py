@@ -16,7 +16,7 @@ from rxwatch.web.cases import weekly
 from rxwatch.web.cases.models import CaseStatus, MonitoringCase
 from rxwatch.web.cases.sync import APPLIES, EXCLUDED, NOT_IN_POPULATION
 
-from .clinicalstore import P1_NHS, build_store, stub_catalogue
+from .clinicalstore import P1_NHS, build_store, overdue, stub_catalogue
 from .searchresults import result, row
 
 AS_OF = dt.date(2026, 11, 23)
@@ -45,25 +45,11 @@ def test_population_verdicts_word_the_closure(store, catalogue):
 
 
 def test_run_search_command(store, catalogue, practice_a, monkeypatch):
-    runs = {
-        dt.date(2026, 11, 16): [
-            row(
-                "A81001",
-                p,
-                "methotrexate.fbc",
-                "overdue",
-                as_of=AS_OF,
-                last_date=dt.date(2026, 5, 1),
-                due_date=dt.date(2026, 8, 1),
-            )
-            for p in ("P1", "P2", "P3")
-        ],
-        AS_OF: [],
-    }
+    flagged = {dt.date(2026, 11, 16): ("P1", "P2", "P3"), AS_OF: ()}
     monkeypatch.setattr("rxwatch.rules.catalogue.load_catalogue", lambda **kw: catalogue)
     monkeypatch.setattr(
         "rxwatch.engine.search.run_search",
-        lambda con, *, as_of, catalogue: result(as_of, runs[as_of], ("A81001",)),
+        lambda con, *, as_of, catalogue: overdue(as_of, *flagged[as_of]),
     )
     runner = CliRunner()
     out = runner.invoke(main, ["run-search", "--as-of", "2026-11-16", "--store", str(store)])

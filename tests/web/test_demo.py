@@ -13,8 +13,7 @@ from rxwatch.web.audit import chain
 from rxwatch.web.cases import weekly
 from rxwatch.web.cases.models import MonitoringCase, SearchRun
 
-from .clinicalstore import P1_NHS, build_store, stub_catalogue
-from .searchresults import result, row
+from .clinicalstore import P1_NHS, build_store, overdue, stub_catalogue
 
 pytestmark = pytest.mark.django_db
 
@@ -28,19 +27,7 @@ def test_replay_syncs_each_week_through_run_weekly_search(tmp_path, monkeypatch,
     flagged = {WEEKS[0]: ("P1", "P2"), WEEKS[1]: ("P1", "P2", "P3"), AS_OF: ("P3",)}
 
     def run_search(con, *, as_of, catalogue):
-        rows = [
-            row(
-                "A81001",
-                p,
-                "methotrexate.fbc",
-                "overdue",
-                as_of=as_of,
-                last_date=dt.date(2026, 5, 1),
-                due_date=dt.date(2026, 8, 1),
-            )
-            for p in flagged[as_of]
-        ]
-        return result(as_of, rows, ("A81001",))
+        return overdue(as_of, *flagged[as_of])
 
     synced = []
     real = weekly.run_weekly_search

@@ -8,14 +8,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from rxwatch.engine.api import SearchResult
 from rxwatch.web.audit import chain
 from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.cases import weekly
 from rxwatch.web.cases.models import CaseStatus, MonitoringCase
 
-from .clinicalstore import P1_NHS, build_store, stub_catalogue
-from .searchresults import result, row
+from .clinicalstore import P1_NHS, build_store, overdue, stub_catalogue
 
 W1, W2 = dt.date(2026, 11, 16), dt.date(2026, 11, 23)
 
@@ -34,22 +32,6 @@ def no_engine(monkeypatch):
 
     monkeypatch.setattr("rxwatch.engine.search.run_search", refuse)
     monkeypatch.setattr("rxwatch.rules.catalogue.load_catalogue", refuse)
-
-
-def overdue(as_of: dt.date, *patients: str) -> SearchResult:
-    rows = [
-        row(
-            "A81001",
-            p,
-            "methotrexate.fbc",
-            "overdue",
-            as_of=as_of,
-            last_date=dt.date(2026, 5, 1),
-            due_date=dt.date(2026, 8, 1),
-        )
-        for p in patients
-    ]
-    return result(as_of, rows, ("A81001",))
 
 
 def at(day: dt.date) -> dt.datetime:
