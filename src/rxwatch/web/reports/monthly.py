@@ -62,21 +62,19 @@ def _pooled_rows(cards: Sequence[services.PracticeScorecard]) -> list[services.R
     return out
 
 
+def _pooled_pct(cells: Sequence[services.Cell]) -> float | None:
+    """The percentage of ``cells`` counted together (those with no count left out)."""
+    counted = [c for c in cells if c.count]
+    return services.pct(sum(c.numerator for c in counted), sum(c.denominator for c in counted))
+
+
 def _outside(comp: services.IndicatorComparison) -> int:
     return sum(1 for p in comp.points if p.band == "outside 99.8%")
 
 
-def _summary(comp: services.IndicatorComparison, cards) -> dict:
+def _summary(comp: services.IndicatorComparison, pooled: services.Row) -> dict:
     """One line per indicator across practices: pooled %, change, RAG counts, who is below."""
-    previous = [
-        r.previous
-        for card in cards
-        for r in card.rows
-        if r.indicator.id == comp.indicator.id and r.previous and r.previous.count
-    ]
-    num = sum(c.numerator for c in previous)
-    den = sum(c.denominator for c in previous)
-    before = services.pct(num, den) if den else None
+    before = pooled.previous.percentage if pooled.previous else None
     rag = {"red": [], "amber": [], "green": []}
     for c in comp.cells:
         rag.setdefault(c.rag.value, []).append(c.practice)
@@ -131,36 +129,34 @@ def build_monthly(
         context["card"] = card
     else:
         pooled = _pooled_rows(cards)
-        context["pooled_sections"] = [
-            {"label": services.KIND_LABELS[k], "rows": rows}
+        by_kind = {
+            k: rows
             for k in services.KINDS
             if (rows := [r for r in pooled if r.indicator.kind == k])
+        }
+        context["pooled_sections"] = [
+            {"label": services.KIND_LABELS[k], "rows": rows} for k, rows in by_kind.items()
         ]
-        series = {}
-        for k in services.KINDS:
-            rows = [r for r in pooled if r.indicator.kind == k]
-            if not rows:
-                continue
-            points = []
-            for i, m in enumerate(context["months"]):
-                cells = [r.cells[i] for r in rows if r.cells[i].count]
-                den = sum(c.denominator for c in cells)
-                points.append(
-                    (m.strftime("%Y-%m"), services.pct(sum(c.numerator for c in cells), den))
-                )
-            series[k] = points
+        series = {
+            k: [
+                (m.strftime("%Y-%m"), _pooled_pct([r.cells[i] for r in rows]))
+                for i, m in enumerate(context["months"])
+            ]
+            for k, rows in by_kind.items()
+        }
         context["kind_series"] = [
             (services.KIND_LABELS[k], [v for _m, v in pts]) for k, pts in series.items()
         ]
         context["kind_chart"] = mark_safe(charts.kind_trend_chart(series, services.KIND_LABELS))
         comps = services.compare(cards)
-        context["summary"] = [_summary(c, cards) for c in comps]
+        pooled_by_id = {r.indicator.id: r for r in pooled}
+        context["summary"] = [_summary(c, pooled_by_id[c.indicator.id]) for c in comps]
         context["summary_callouts"] = services.codelist_callouts(c.indicator for c in comps)
         # Funnels for the indicators to act on (most practices below target or outside 99.8%
         # first): a report for 40 practices stays readable, and fast to print (ADR 0008). An
         # indicator whose local codelist is unsupplied is below target by construction (HAZ-103,
         # HAZ-104): it comes after the others.
-        to_act = [c for c in comps if c.red or any(p.band == "outside 99.8%" for p in c.points)]
+        to_act = [c for c in comps if c.red or _outside(c)]
         to_act.sort(key=lambda c: (bool(c.indicator.codelist_warnings), -c.red, -_outside(c)))
         context["comparisons"] = [
             {
