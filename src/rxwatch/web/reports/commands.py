@@ -29,14 +29,12 @@ def monthly_pdf(
         first = parse_month(month)
     except ValueError:
         raise ReportError(f"--month must be YYYY-MM, not {month!r}") from None
-    if not (practice or pcn or organisation):
-        organisation = "1"
     try:
         practices, title = report_practices(
             None, practice=practice, pcn=pcn, organisation=organisation
         )
     except NoPractices as exc:
-        raise ReportError(str(exc).replace(" that you can see", "")) from None
+        raise ReportError(str(exc)) from None
     started = time.perf_counter()
     report = build_monthly(practices, first, title=f"{title}: monthly audit summary")
     data = report.pdf()

@@ -25,11 +25,12 @@ def report_practices(
     qs: QuerySet[Practice] = (
         access.visible_practices(user) if user is not None else Practice.objects.all()
     ).select_related("organisation", "pcn")
+    seen = " that you can see" if user is not None else ""
     if practice:
         qs = qs.filter(ods_code=practice)
         found = list(qs)
         if not found:
-            raise NoPractices(f"no practice {practice!r} that you can see")
+            raise NoPractices(f"no practice {practice!r}{seen}")
         return found, f"{found[0].name} ({found[0].ods_code})"
     if pcn:
         by = qs.filter(pcn__code=pcn) | qs.filter(pcn__name=pcn)
@@ -37,12 +38,12 @@ def report_practices(
             by = by | qs.filter(pcn_id=int(pcn))
         found = list(by.distinct())
         if not found:
-            raise NoPractices(f"no PCN {pcn!r} with practices that you can see")
+            raise NoPractices(f"no PCN {pcn!r} with practices{seen}")
         return found, f"{found[0].pcn.name} (PCN)"
     if organisation and organisation != "1":
         qs = qs.filter(organisation__code=organisation)
     found = list(qs)
     if not found:
-        raise NoPractices("no practices that you can see")
+        raise NoPractices(f"no practices{seen}")
     orgs = {p.organisation.name for p in found}
     return found, (orgs.pop() if len(orgs) == 1 else "All practices")
