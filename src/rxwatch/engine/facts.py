@@ -310,7 +310,7 @@ def event_facts(
 ) -> ir.Table:
     """One pass over the events: per (patient, codelist) the first and last event and, per value
     spec, the latest value-carrying date and the keys of the highest and lowest value of it."""
-    mem = membership(event_index, catalogue, event_index)
+    mem = membership(list(event_index), catalogue, event_index)
     j = evs.join(mem, evs.snomed_code == mem.code)
     j = j.left_join(ranks, j.value == ranks._value)
     aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
@@ -383,9 +383,11 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
 
     return {
         "pop": population(con, as_of),
+        # The long tables are stored in codelist order, so that reading one codelist skips the
+        # rest (DuckDB's zone maps) instead of scanning every patient's facts.
         "issues": issues.select(
             "patient_id", key=issues.key.cast("int32"), first=issues["first"], last=issues["last"]
-        ),
+        ).order_by("key"),
         "evs": evs,
         "flags": flags,
         "drug_index": drug_index,
@@ -402,9 +404,6 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
     needs = gather_needs(catalogue)
     parts = aggregate(con, as_of=as_of, catalogue=catalogue, needs=needs)
     with contextlib.ExitStack() as stack:
-        # The long tables are stored in codelist order, so that reading one codelist skips the
-        # rest (DuckDB's zone maps) instead of scanning every patient's facts.
-        parts["issues"] = parts["issues"].order_by("key")
         tables = {
             name: stack.enter_context(cached(parts[name])) for name in ("pop", "issues", "flags")
         }
@@ -418,7 +417,7 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
             event_index=parts["event_index"],
             spec_index=parts["value_specs"],
         )
-        tables["events"] = stack.enter_context(cached(events.order_by("key")))
+        tables["events"] = stack.enter_context(cached(events.order_by("key")))  # as issues
         yield Facts(
             as_of=as_of,
             drug_index=parts["drug_index"],

@@ -674,22 +674,22 @@ def _stage(
 
 
 def _typed_rows(
-    table: Table, present: set[str], text: str, reader: str, typed: bool = False
+    table: Table, present: set[str], text: str, reader: str, read_typed: bool = False
 ) -> tuple[str, str]:
     """(subquery of typed columns plus each field's text as ``_r_<name>``, failed-row condition).
 
     Each field is cast once; the checks test the typed values, so a valid row costs a parse and a
-    few comparisons. The condition is "" when the table has no row checks. ``typed``: the reader
+    few comparisons. The condition is "" when the table has no row checks. ``read_typed``: the reader
     already gives the columns with a ``read_type`` their type (see ``load_select``).
     """
     casts = "".join(
         f", {q(c.name)} AS {q('_k_' + c.name)}"
-        if typed and read_type(table, c)
+        if read_typed and read_type(table, c)
         else f", try_cast({q(c.name)} AS {cast_type(table, c)}) AS {q('_k_' + c.name)}"
         for c in table.columns
         if c.name in present and cast_type(table, c)
     )
-    typed = ", ".join(
+    columns = ", ".join(
         f"{typed_expr(table, c, present, lambda n: q('_k_' + n))} AS {q(c.name)}"
         for c in table.columns
     )
@@ -697,7 +697,7 @@ def _typed_rows(
     checks = row_checks(table, present, raw=lambda n: q("_r_" + n), typed=q)
     # NULL counts as "no problem" both inside CASE WHEN and inside OR (TRUE OR NULL is TRUE)
     fails = " OR ".join(f"({c.condition})" for c in checks)
-    inner = f"(SELECT {typed}{keep} FROM (SELECT *{casts} FROM (SELECT {text} FROM {reader})))"
+    inner = f"(SELECT {columns}{keep} FROM (SELECT *{casts} FROM (SELECT {text} FROM {reader})))"
     return inner, fails
 
 
@@ -711,14 +711,14 @@ def load_select(path: Path, table: Table, fmt: str) -> tuple[str, list] | None:
     CSV line) means: roll back and run the full validation, which names every problem. None when
     the file cannot even be set up (the full path says why).
     """
-    found = Collector()
     if fmt != "csv":
         return None
+    found = Collector()
     how = _csv_reader(path, table, found, typed=True)
     if how is None or found.found:
         return None
     present, text, reader, _ = how
-    inner, fails = _typed_rows(table, present, text, reader, typed=True)
+    inner, fails = _typed_rows(table, present, text, reader, read_typed=True)
     names = ", ".join(q(c.name) for c in table.columns)
     where = f" WHERE CASE WHEN {fails} THEN error('rxwatch: row check failed') ELSE true END"
     return f"SELECT {names} FROM {inner}" + (where if fails else ""), [str(path)]
