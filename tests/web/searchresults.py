@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+from django.utils import timezone
 
 from rxwatch.engine.api import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA, SearchResult
 from rxwatch.web.cases.models import MonitoringCase
@@ -16,6 +17,11 @@ RULES = {
     "lithium.level": RuleInfo("lithium", "lithium"),
     "pincer.gi_p3a": RuleInfo("pincer.gi_p3a", "nsaid"),
 }
+
+
+def at(day: dt.date) -> dt.datetime:
+    """When the tests sync the search of ``day``: 06:00 that day."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(6, 0)))
 
 
 def row(

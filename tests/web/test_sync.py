@@ -6,7 +6,6 @@ import datetime as dt
 import time
 
 import pytest
-from django.utils import timezone
 
 from rxwatch.web.audit import chain
 from rxwatch.web.audit.models import AuditEvent
@@ -18,15 +17,11 @@ from rxwatch.web.organisations.models import Practice
 from rxwatch.web.reviews import actions as reviews
 
 from .factories import MonitoringCaseFactory, PracticeFactory, nhs_number
-from .searchresults import RULES, result, row
+from .searchresults import RULES, at, result, row
 
 W1, W2, W3 = dt.date(2026, 11, 9), dt.date(2026, 11, 16), dt.date(2026, 11, 23)
 LAST = dt.date(2026, 5, 1)
 DUE = dt.date(2026, 8, 1)
-
-
-def at(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time(6, 0)))
 
 
 def sync(res, **kw):

@@ -14,6 +14,7 @@ from rxwatch.web.cases import weekly
 from rxwatch.web.cases.models import CaseStatus, MonitoringCase
 
 from .clinicalstore import P1_NHS, build_store, overdue, stub_catalogue
+from .searchresults import at
 
 W1, W2 = dt.date(2026, 11, 16), dt.date(2026, 11, 23)
 
@@ -32,10 +33,6 @@ def no_engine(monkeypatch):
 
     monkeypatch.setattr("rxwatch.engine.search.run_search", refuse)
     monkeypatch.setattr("rxwatch.rules.catalogue.load_catalogue", refuse)
-
-
-def at(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time(6, 0)))
 
 
 def test_a_search_already_run_is_synced_at_the_time_given(store, practice_a, no_engine):
