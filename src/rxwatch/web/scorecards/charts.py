@@ -22,6 +22,13 @@ from rxwatch.web.scorecards.services import (
 
 FONT = "Arial"
 BAND_SHAPES = {"within": "circle", "outside 95%": "triangle-up", "outside 99.8%": "square"}
+# (FunnelLimits attribute, legend entry, curve id) for each control-limit line
+LIMIT_CURVES = (
+    ("lower95", "95%", "l95"),
+    ("upper95", "95%", "u95"),
+    ("lower998", "99.8%", "l998"),
+    ("upper998", "99.8%", "u998"),
+)
 LIMIT_DASH = {"target": [1, 0], "pooled": [1, 0], "95%": [6, 3], "99.8%": [2, 2]}
 
 
@@ -105,39 +112,14 @@ def funnel_chart(comp: IndicatorComparison) -> str:
     (dotted) control limits; point shape says whether a practice is outside them."""
     if comp.overall is None or not comp.points:
         return ""
-    curves = []
-    for i, lim in enumerate(comp.limits):
-        curves += [
-            {
-                "n": lim.n,
-                "pct": round(100 * lim.lower95, 2),
-                "limit": "95%",
-                "curve": "l95",
-                "i": i,
-            },
-            {
-                "n": lim.n,
-                "pct": round(100 * lim.upper95, 2),
-                "limit": "95%",
-                "curve": "u95",
-                "i": i,
-            },
-            {
-                "n": lim.n,
-                "pct": round(100 * lim.lower998, 2),
-                "limit": "99.8%",
-                "curve": "l998",
-                "i": i,
-            },
-            {
-                "n": lim.n,
-                "pct": round(100 * lim.upper998, 2),
-                "limit": "99.8%",
-                "curve": "u998",
-                "i": i,
-            },
-            {"n": lim.n, "pct": round(comp.overall, 2), "limit": "pooled", "curve": "c", "i": i},
-        ]
+    curves = [
+        {"n": lim.n, "pct": round(pct, 2), "limit": limit, "curve": curve, "i": i}
+        for i, lim in enumerate(comp.limits)
+        for pct, limit, curve in (
+            *((100 * getattr(lim, attr), limit, curve) for attr, limit, curve in LIMIT_CURVES),
+            (comp.overall, "pooled", "c"),
+        )
+    ]
     points = [
         {
             "n": p.cell.denominator,
