@@ -12,7 +12,14 @@ from django.db.models import Q, QuerySet
 from rxwatch.web.cases.models import CaseObservation, FlagStatus, MonitoringCase
 from rxwatch.web.organisations import access
 from rxwatch.web.organisations.models import Practice, User
-from rxwatch.web.scorecards.services import Cell, Indicator, indicator, month_start, snapshots
+from rxwatch.web.scorecards.services import (
+    Cell,
+    Indicator,
+    Targets,
+    indicator,
+    month_start,
+    snapshots,
+)
 
 
 @dataclass
@@ -69,21 +76,14 @@ def held_cases(
 
 def drill_down(user: User, practice: Practice, indicator_id: str, month: dt.date) -> DrillDown:
     """The month's cell and its cases, each with what the search said on the snapshot date."""
-    from rxwatch.web.scorecards.services import Targets
-
     ind = indicator(indicator_id)
     count = snapshots([month_start(month)], [practice.ods_code]).get(
         (practice.ods_code, indicator_id, month_start(month))
     )
-    cell = (
-        Cell(
-            practice.ods_code, ind, month, count, Targets(practice.organisation).for_indicator(ind)
-        )
-        if count
-        else None
-    )
     if count is None:
         return DrillDown(practice, ind, None, None, [])
+    target = Targets(practice.organisation).for_indicator(ind)
+    cell = Cell(practice.ods_code, ind, month, count, target)
     cases = list(flagged_cases(user, practice, indicator_id, count.as_of))
     # the flag status on the snapshot date: the latest observation up to then
     status: dict[int, str] = {}
