@@ -1,1 +1,5 @@
-from tests.web.scorecards.conftest import year_of_runs  # noqa: F401 - shared fixture
+from tests.web.scorecards.conftest import (  # noqa: F401 - shared fixtures
+    fresh_catalogue,
+    valproate,
+    year_of_runs,
+)

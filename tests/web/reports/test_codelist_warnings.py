@@ -3,10 +3,7 @@ organisation report its funnel comes after the indicators that really need atten
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from tests.web.scorecards.conftest import make_run
 
 from rxwatch.web.reports.monthly import build_monthly
 from rxwatch.web.scorecards import services
@@ -19,23 +16,7 @@ WARNING = (
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_catalogue(monkeypatch):
-    monkeypatch.delenv("RXWATCH_CODELISTS", raising=False)
-    services.indicator_catalogue.cache_clear()
-    yield
-    services.indicator_catalogue.cache_clear()
-
-
-@pytest.fixture
-def valproate(year_of_runs):
-    make_run(
-        dt.date(2026, 6, 29),
-        {
-            "valproate.ppp": {"A81001": (4, 4), "B82002": (3, 3)},
-            "pincer.gi_p3a": {"A81001": (6, 30), "B82002": (1, 40)},
-        },
-    )
+pytestmark = pytest.mark.usefixtures("fresh_catalogue")
 
 
 def test_practice_pdf_warns(valproate, practice_a):

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from rxwatch.web.cases.models import IndicatorCount, SearchRun
+from rxwatch.web.scorecards import services
 from rxwatch.web.scorecards.services import add_months, month_end
 
 MONTH = dt.date(2026, 6, 1)
@@ -45,3 +46,26 @@ def year_of_runs(practice_a, practice_b):
         make_run(month.replace(day=10), {k: {p: (0, 1) for p in v} for k, v in counts.items()})
         make_run(month_end(month) - dt.timedelta(days=2), counts)
     return MONTH
+
+
+@pytest.fixture
+def fresh_catalogue(monkeypatch):
+    """The indicator catalogue read again, with no organisation codelists (valproate-ppp and
+    secondary-care-monitoring unsupplied)."""
+    monkeypatch.delenv("RXWATCH_CODELISTS", raising=False)
+    services.indicator_catalogue.cache_clear()
+    yield
+    services.indicator_catalogue.cache_clear()
+
+
+@pytest.fixture
+def valproate(year_of_runs):
+    """valproate.ppp at 100% for both practices in June: more practices below target than any."""
+    make_run(
+        dt.date(2026, 6, 29),
+        {
+            "valproate.ppp": {"A81001": (4, 4), "B82002": (3, 3)},
+            "pincer.gi_p3a": {"A81001": (6, 30), "B82002": (1, 40)},
+        },
+    )
+    return year_of_runs

@@ -19,25 +19,7 @@ VALPROATE_WARNING = (
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_catalogue(monkeypatch):
-    monkeypatch.delenv("RXWATCH_CODELISTS", raising=False)
-    services.indicator_catalogue.cache_clear()
-    yield
-    services.indicator_catalogue.cache_clear()
-
-
-@pytest.fixture
-def valproate(year_of_runs):
-    """valproate.ppp at 100% for both practices in June: more practices below target than any."""
-    make_run(
-        dt.date(2026, 6, 29),
-        {
-            "valproate.ppp": {"A81001": (4, 4), "B82002": (3, 3)},
-            "pincer.gi_p3a": {"A81001": (6, 30), "B82002": (1, 40)},
-        },
-    )
-    return year_of_runs
+pytestmark = pytest.mark.usefixtures("fresh_catalogue")
 
 
 def test_indicators_know_their_unsupplied_codelists():
