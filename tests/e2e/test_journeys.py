@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pyarrow as pa
 import pytest
 from django.utils import timezone
+from tests.web import searchresults
 from tests.web.factories import (
     MonitoringCaseFactory,
     OrganisationFactory,
@@ -15,10 +15,9 @@ from tests.web.factories import (
     staff,
 )
 
-from rxwatch.engine.api import INDICATOR_SCHEMA, RESULT_SCHEMA, SPECIALIST_SCHEMA, SearchResult
 from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.cases.models import CaseStatus, FlagStatus, MonitoringCase
-from rxwatch.web.cases.sync import APPLIES, RuleInfo, sync_search_run
+from rxwatch.web.cases.sync import APPLIES, sync_search_run
 from rxwatch.web.organisations.models import Role
 from rxwatch.web.reviews import actions as review_actions
 from rxwatch.web.reviews.models import Escalation
@@ -182,44 +181,22 @@ def test_gp_closes_an_escalation(journey, practice):
     assert case.status == CaseStatus.CLOSED
 
 
-def _result(as_of: dt.date, rows: list[dict]) -> SearchResult:
-    return SearchResult(
-        as_of=as_of,
-        results=pa.Table.from_pylist(rows, schema=RESULT_SCHEMA),
-        indicators=pa.Table.from_pylist(
-            [
-                {
-                    "practice": "A81001",
-                    "indicator_id": "methotrexate.fbc",
-                    "numerator": 0,
-                    "denominator": 1,
-                }
-            ],
-            schema=INDICATOR_SCHEMA,
-        ),
-        specialist_monitored=SPECIALIST_SCHEMA.empty_table(),
-        backend="duckdb",
-    )
-
-
 def test_next_search_closes_a_case_whose_test_is_recorded(journey, practice):
     _named(staff(Role.TECHNICIAN, practice, username="tech"), "Tara", "Tech")
-    rules = {"methotrexate.fbc": RuleInfo("methotrexate", "dmard")}
-    row = {
-        "practice": "A81001",
-        "patient_id": "P-SYNC-1",
-        "rule_id": "methotrexate.fbc",
-        "status": "overdue",
-        "reason": "Full blood count overdue: last 1 Jun 2026",
-        "last_date": dt.date(2026, 6, 1),
-        "last_value": None,
-        "due_date": dt.date(2026, 9, 1),
-        "days_overdue": 76,
-    }
     week1 = dt.date(2026, 11, 16)
+    flagged = searchresults.row(
+        "A81001",
+        "P-SYNC-1",
+        "methotrexate.fbc",
+        "overdue",
+        as_of=week1,
+        last_date=dt.date(2026, 6, 1),
+        due_date=dt.date(2026, 9, 1),
+        reason="Full blood count overdue: last 1 Jun 2026",
+    )
     sync_search_run(
-        result=_result(week1, [row]),
-        rules=rules,
+        result=searchresults.result(week1, [flagged], ("A81001",)),
+        rules=searchresults.RULES,
         store_import_ids=["imp-1"],
         at=timezone.now() - dt.timedelta(days=7),
     )
@@ -233,8 +210,8 @@ def test_next_search_closes_a_case_whose_test_is_recorded(journey, practice):
 
     # The practice records the blood test; next week's search no longer flags the patient.
     sync_search_run(
-        result=_result(week1 + dt.timedelta(days=7), []),
-        rules=rules,
+        result=searchresults.result(week1 + dt.timedelta(days=7), [], ("A81001",)),
+        rules=searchresults.RULES,
         store_import_ids=["imp-2"],
         in_population=lambda keys: dict.fromkeys(keys, APPLIES),
     )
