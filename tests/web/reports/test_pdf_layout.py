@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import subprocess
 
 from tests.web.scorecards.conftest import make_run
 
 from rxwatch.web.reports.monthly import build_monthly
 from rxwatch.web.scorecards import services
 
-from .test_reports import MONTH
+from .test_reports import MONTH, pdftotext
 
 
 def pdf_pages(data: bytes) -> list[list[str]]:
-    out = subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True
-    )
     return [
-        [ln.strip() for ln in p.splitlines() if ln.strip()] for p in out.stdout.decode().split("\f")
+        [ln.strip() for ln in p.splitlines() if ln.strip()] for p in pdftotext(data).split("\f")
     ]
 
 

@@ -22,11 +22,16 @@ from ..factories import MonitoringCaseFactory
 MONTH = dt.date(2026, 6, 1)
 
 
-def pdf_text(data: bytes) -> str:
+def pdftotext(data: bytes) -> str:
+    """The PDF's text as ``pdftotext -layout`` lays it out (pages separated by form feeds)."""
     out = subprocess.run(
         ["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True
     )
-    return " ".join(out.stdout.decode().split())
+    return out.stdout.decode()
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(pdftotext(data).split())
 
 
 def test_practice_pdf_text_matches_the_scorecard(year_of_runs, practice_a):
