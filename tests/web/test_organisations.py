@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.organisations import access, actions
-from rxwatch.web.organisations.models import Membership, Role, ScopeOfPractice
+from rxwatch.web.organisations.models import Membership, Practice, Role, ScopeOfPractice
 
-from .factories import UserFactory
+from .factories import PracticeFactory, UserFactory
 
 
 def test_grant_and_revoke_are_audited(org, practice_a, hub_lead):
@@ -68,3 +68,17 @@ def test_admin_inline_changes_are_audited(client, org, practice_a):
     assert ScopeOfPractice.objects.filter(user=user, drug_group="dmard").exists()
     actions_seen = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"user.changed", "membership.granted", "scope.granted"} <= actions_seen
+
+
+def test_admin_delete_action_is_audited(client, org):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    practice = PracticeFactory(organisation=org, ods_code="C83003")
+    client.force_login(admin)
+    r = client.post(
+        "/admin/organisations/practice/",
+        {"action": "delete_selected", "_selected_action": [practice.pk], "post": "yes"},
+    )
+    assert r.status_code == 302
+    assert not Practice.objects.filter(pk=practice.pk).exists()
+    event = AuditEvent.objects.get(action="practice.deleted")
+    assert (event.actor_username, event.practice_ods) == ("root", "C83003")

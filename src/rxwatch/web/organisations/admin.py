@@ -4,6 +4,7 @@ access-checked app and API. Every save and delete here is audited (``organisatio
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 
 from rxwatch.web.organisations import actions
 from rxwatch.web.organisations.models import (
@@ -38,9 +39,12 @@ class AuditedAdmin(admin.ModelAdmin):
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            actions.record_change(by=request.user, obj=obj, change="deleted")
-        super().delete_queryset(request, queryset)
+        # The admin's delete action runs outside a transaction (its change and delete pages run
+        # inside one): the audit events and the deletion stand or fall together.
+        with transaction.atomic():
+            for obj in queryset:
+                actions.record_change(by=request.user, obj=obj, change="deleted")
+            super().delete_queryset(request, queryset)
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
