@@ -23,22 +23,27 @@ closed_by = importlib.import_module("rxwatch.web.cases.migrations.0004_closed_by
 
 
 def test_backfill_closed_by_from_sign_offs_gp_decisions_and_suppressions(practice_a, pharm_a, gp_a):
-    signed = MonitoringCaseFactory(practice=practice_a, flag_status=FlagStatus.OUT_OF_RANGE)
-    reviews.record_review(user=pharm_a, case=signed, decision=Decision.CONTINUE)
-    reviews.sign_off(user=pharm_a, case=signed)
+    def out_of_range():
+        return MonitoringCaseFactory(practice=practice_a, flag_status=FlagStatus.OUT_OF_RANGE)
+
+    def pharmacist_signs_off(case):
+        reviews.record_review(user=pharm_a, case=case, decision=Decision.CONTINUE)
+        reviews.sign_off(user=pharm_a, case=case)
+
+    def gp_decides(case, *, close: bool):
+        escalation = reviews.escalate_to_gp(user=pharm_a, case=case, note="advise")
+        reviews.gp_decide(
+            user=gp_a, escalation=escalation, decision=Decision.CONTINUE, note="ok", close=close
+        )
+
+    signed = out_of_range()
+    pharmacist_signs_off(signed)
     # returned by the GP once, then signed off by the pharmacist: the pharmacist closed it
-    returned = MonitoringCaseFactory(practice=practice_a, flag_status=FlagStatus.OUT_OF_RANGE)
-    escalation = reviews.escalate_to_gp(user=pharm_a, case=returned, note="advise")
-    reviews.gp_decide(
-        user=gp_a, escalation=escalation, decision=Decision.CONTINUE, note="ok", close=False
-    )
-    reviews.record_review(user=pharm_a, case=returned, decision=Decision.CONTINUE)
-    reviews.sign_off(user=pharm_a, case=returned)
-    by_gp = MonitoringCaseFactory(practice=practice_a, flag_status=FlagStatus.OUT_OF_RANGE)
-    escalation = reviews.escalate_to_gp(user=pharm_a, case=by_gp, note="advise")
-    reviews.gp_decide(
-        user=gp_a, escalation=escalation, decision=Decision.CONTINUE, note="ok", close=True
-    )
+    returned = out_of_range()
+    gp_decides(returned, close=False)
+    pharmacist_signs_off(returned)
+    by_gp = out_of_range()
+    gp_decides(by_gp, close=True)
     suppressed = MonitoringCaseFactory(practice=practice_a)
     actions.suppress_case(
         user=pharm_a,
