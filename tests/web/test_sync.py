@@ -344,3 +344,4 @@ def test_escalation_leaves_the_gp_queue_when_the_search_closes_its_case(practice
     sync(result(W2, w2), in_population=lambda keys: dict.fromkeys(keys, APPLIES))
     assert case("P2").status == CaseStatus.CLOSED
     assert queries.escalation_queue(gp_a).count() == 0
+    assert not case("P2").escalations.pending().exists()  # nor pending on the case's page

@@ -193,9 +193,7 @@ def case_detail(request, case_id: int):
     """One case and its timeline (audited as a view of the patient's case)."""
     case = _case(request, case_id)
     actions.record_view(user=_user(request), what="case", obj=case)
-    case.pending_escalation_id = (
-        case.escalations.filter(decided_at__isnull=True).values_list("id", flat=True).first()
-    )
+    case.pending_escalation_id = case.escalations.pending().values_list("id", flat=True).first()
     case.timeline = queries.timeline(case)
     case.data_as_of = _data_as_of()
     return case

@@ -110,7 +110,6 @@ def escalation_queue(user: User, *, practice: str | None = None) -> QuerySet[Esc
     qs = (
         Escalation.objects.visible_to(user)
         .pending()
-        .filter(case__status=CaseStatus.ESCALATED)  # not one the search has since closed
         .select_related("case", "case__practice", "escalated_by")
     )
     if practice:

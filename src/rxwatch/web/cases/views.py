@@ -200,7 +200,7 @@ def case_context(v, case: MonitoringCase) -> dict:
         and case.status in ACTIVE_STATUSES
         and case.status != CaseStatus.ESCALATED,
         "can_suppress": Role.PHARMACIST in roles and case.status in ACTIVE_STATUSES,
-        "pending_escalation": case.escalations.filter(decided_at__isnull=True).first(),
+        "pending_escalation": case.escalations.pending().first(),
         "can_decide": Role.GP in roles,
         "sees_nhs_number": bool(roles & {Role.TECHNICIAN, Role.PHARMACIST, Role.GP}),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from rxwatch.web.cases.models import MonitoringCase
+from rxwatch.web.cases.models import CaseStatus, MonitoringCase
 
 
 class Decision(models.TextChoices):
@@ -65,7 +65,9 @@ class EscalationQuerySet(models.QuerySet):
         return self.filter(case__practice__in=visible_practices(user))
 
     def pending(self) -> EscalationQuerySet:
-        return self.filter(decided_at__isnull=True)
+        """Waiting for a GP: undecided, and the case still escalated (not one the search has
+        since closed)."""
+        return self.filter(decided_at__isnull=True, case__status=CaseStatus.ESCALATED)
 
 
 class Escalation(models.Model):
