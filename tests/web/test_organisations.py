@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rxwatch.web.audit.models import AuditEvent
 from rxwatch.web.organisations import access, actions
 from rxwatch.web.organisations.models import Membership, Practice, Role, ScopeOfPractice
 
 from .factories import PracticeFactory, UserFactory
+
+
+@pytest.fixture
+def superuser(db):
+    """Who uses the admin site."""
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
 
 
 def test_grant_and_revoke_are_audited(org, practice_a, hub_lead):
@@ -34,10 +42,9 @@ def test_grant_and_revoke_are_audited(org, practice_a, hub_lead):
     }
 
 
-def test_admin_inline_changes_are_audited(client, org, practice_a):
-    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+def test_admin_inline_changes_are_audited(client, superuser, org, practice_a):
     user = UserFactory(username="tech_new")
-    client.force_login(admin)
+    client.force_login(superuser)
     url = f"/admin/organisations/user/{user.pk}/change/"
     page = client.get(url)
     assert page.status_code == 200
@@ -70,10 +77,9 @@ def test_admin_inline_changes_are_audited(client, org, practice_a):
     assert {"user.changed", "membership.granted", "scope.granted"} <= actions_seen
 
 
-def test_admin_delete_action_is_audited(client, org):
-    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+def test_admin_delete_action_is_audited(client, superuser, org):
     practice = PracticeFactory(organisation=org, ods_code="C83003")
-    client.force_login(admin)
+    client.force_login(superuser)
     r = client.post(
         "/admin/organisations/practice/",
         {"action": "delete_selected", "_selected_action": [practice.pk], "post": "yes"},
