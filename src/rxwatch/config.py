@@ -19,3 +19,10 @@ def store_path() -> Path:
     if env := os.environ.get("RXWATCH_STORE"):
         return Path(env)
     return data_dir() / "clinical.duckdb"
+
+
+def codelists_dir() -> Path | None:
+    """An organisation's own codelists (``$RXWATCH_CODELISTS``), as ``rxwatch search --codelists``
+    takes them; None when the shipped lists are used."""
+    folder = os.environ.get("RXWATCH_CODELISTS")
+    return Path(folder) if folder else None

@@ -250,12 +250,6 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=LONDON)
 
 
-def _codelists_dir() -> Path | None:
-    """An organisation's own codelists (``RXWATCH_CODELISTS``), as ``rxwatch search --codelists``."""
-    folder = os.environ.get("RXWATCH_CODELISTS")
-    return Path(folder) if folder else None
-
-
 def _catalogue_key(catalogue) -> str:
     """Which rules and codelists a cached search was made with (ids, versions, code counts)."""
     import hashlib
@@ -292,6 +286,7 @@ def replay(
     """Search as of each week (oldest first), sync, then do that week's work."""
     from django.conf import settings
 
+    from rxwatch.config import codelists_dir
     from rxwatch.engine.backends import connect
     from rxwatch.engine.search import run_search, summary
     from rxwatch.extract.store import connect_store, current_practices
@@ -302,7 +297,7 @@ def replay(
     debug, settings.DEBUG = settings.DEBUG, False  # no SQL logging while replaying
     logging.getLogger("rxwatch.engine").setLevel(logging.WARNING)  # one line per week is enough
     try:
-        catalogue = load_catalogue(codelists_dir=_codelists_dir())
+        catalogue = load_catalogue(codelists_dir=codelists_dir())
         import_ids = sorted({str(rec.id) for rec in current_practices(store).values()})
         duck = connect_store(store)
         duck.execute("SET enable_progress_bar = false")  # the replay prints one line per week

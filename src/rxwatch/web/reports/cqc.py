@@ -131,9 +131,10 @@ class CqcPack:
 
 def schedules() -> list[Schedule]:
     """The monitoring schedule per drug group, in words, from the rule files."""
+    from rxwatch.config import codelists_dir
     from rxwatch.rules.catalogue import load_catalogue
     from rxwatch.rules.describe import schedule_words, threshold_words
-    from rxwatch.web.scorecards.services import codelist_warnings, codelists_dir
+    from rxwatch.web.scorecards.services import codelist_warnings
 
     out = []
     catalogue = load_catalogue(codelists_dir=codelists_dir())

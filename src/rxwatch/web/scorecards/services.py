@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from pathlib import Path
 
+from rxwatch.config import codelists_dir
 from rxwatch.scorecard import (
     FunnelLimits,
     Rag,
@@ -106,12 +105,6 @@ class Indicator:
         if self.kind == "safety_alert":
             return "at-risk patients with the hazard"
         return "patients with a possible missed diagnosis"
-
-
-def codelists_dir() -> Path | None:
-    """The organisation's own codelists (``RXWATCH_CODELISTS``), as the searches were given them."""
-    folder = os.environ.get("RXWATCH_CODELISTS")
-    return Path(folder) if folder else None
 
 
 def codelist_warning(rule, name: str) -> str:
