@@ -60,13 +60,13 @@ def test_closures_count_for_who_closed_the_case(practice_a, pharm_a, gp_a, closu
     by_practice, by_staff = workflow.workflow_measures([practice_a], NOVEMBER)
     closed = {m.label: m.closed for m in by_staff}
     assert closed == {
-        workflow._who(pharm_a): 1,
-        workflow._who(gp_a): 1,
+        pharm_a.display_name: 1,
+        gp_a.display_name: 1,
         workflow.WEEKLY_SEARCH: 1,
     }
     assert by_staff[-1].label == workflow.WEEKLY_SEARCH  # after the people
     assert sum(closed.values()) == by_practice[0].closed == 3
-    pharmacist = next(m for m in by_staff if m.label == workflow._who(pharm_a))
+    pharmacist = next(m for m in by_staff if m.label == pharm_a.display_name)
     assert (pharmacist.reviews, pharmacist.signed_off, pharmacist.escalations) == (2, 1, 1)
     # another month: nobody closed anything
     _, october = workflow.workflow_measures([practice_a], dt.date(2026, 10, 1))
@@ -78,4 +78,4 @@ def test_workflow_page_shows_closures_by_person_and_by_the_search(client, hub_le
     body = client.get("/scorecards/workflow/?month=2026-11").content.decode()
     staff = body.split('data-testid="workflow-staff"')[1].split("</table>")[0]
     assert "Cases closed" in staff
-    assert workflow.WEEKLY_SEARCH in staff and workflow._who(gp_a) in staff
+    assert workflow.WEEKLY_SEARCH in staff and gp_a.display_name in staff

@@ -76,7 +76,7 @@ class EscalationOut(Schema):
 
     @staticmethod
     def resolve_escalated_by(obj) -> str:
-        return obj.escalated_by.get_full_name() or obj.escalated_by.get_username()
+        return obj.escalated_by.display_name
 
 
 class EscalationListOut(Schema):

@@ -181,7 +181,7 @@ class TimelineEntry:
 def _who(user) -> str:
     if user is None:
         return "RxWatch search"
-    return user.get_full_name() or user.get_username()
+    return user.display_name
 
 
 def timeline(case: MonitoringCase) -> list[TimelineEntry]:

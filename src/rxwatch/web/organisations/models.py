@@ -32,6 +32,11 @@ class User(AbstractUser):
     class Meta:
         db_table = "organisations_user"
 
+    @property
+    def display_name(self) -> str:
+        """How the person is named on timelines, measures and the API: full name, else username."""
+        return self.get_full_name() or self.get_username()
+
 
 class Organisation(models.Model):
     """An at-scale provider, federation or single practice running a monitoring programme."""

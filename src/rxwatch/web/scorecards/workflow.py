@@ -57,10 +57,6 @@ def _window(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
 WEEKLY_SEARCH = "Weekly search"  # the row for closures no person made
 
 
-def _who(user) -> str:
-    return user.get_full_name() or user.get_username()
-
-
 def workflow_measures(
     practices: Sequence[Practice], month: dt.date
 ) -> tuple[list[Measures], list[Measures]]:
@@ -84,7 +80,7 @@ def workflow_measures(
         by_practice[c.practice_id].closed += 1
         by_practice[c.practice_id].days_to_close.append(days)
         if c.closed_by_id is not None:
-            closer = staff[_who(c.closed_by)]
+            closer = staff[c.closed_by.display_name]
         elif c.closed_by_run_id is not None:
             closer = search
         else:
@@ -104,8 +100,8 @@ def workflow_measures(
         m = by_practice[a.case.practice_id]
         m.attempts += 1
         contacted[a.case.practice_id].add(a.case_id)
-        staff[_who(a.recorded_by)].attempts += 1
-        per_person_cases[_who(a.recorded_by)].add(a.case_id)
+        staff[a.recorded_by.display_name].attempts += 1
+        per_person_cases[a.recorded_by.display_name].add(a.case_id)
     for pid, case_ids in contacted.items():
         by_practice[pid].cases_contacted = len(case_ids)
     for name, case_ids in per_person_cases.items():
@@ -115,17 +111,17 @@ def workflow_measures(
         case__practice_id__in=ids, reviewed_at__gte=start, reviewed_at__lt=end
     ).select_related("reviewer", "case"):
         by_practice[r.case.practice_id].reviews += 1
-        staff[_who(r.reviewer)].reviews += 1
+        staff[r.reviewer.display_name].reviews += 1
     for s in SignOff.objects.filter(
         case__practice_id__in=ids, signed_at__gte=start, signed_at__lt=end
     ).select_related("signed_by", "case"):
         by_practice[s.case.practice_id].signed_off += 1
-        staff[_who(s.signed_by)].signed_off += 1
+        staff[s.signed_by.display_name].signed_off += 1
     for e in Escalation.objects.filter(
         case__practice_id__in=ids, escalated_at__gte=start, escalated_at__lt=end
     ).select_related("escalated_by", "case"):
         by_practice[e.case.practice_id].escalations += 1
-        staff[_who(e.escalated_by)].escalations += 1
+        staff[e.escalated_by.display_name].escalations += 1
 
     people = []
     for name, m in sorted(staff.items()):
