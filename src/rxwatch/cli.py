@@ -18,6 +18,13 @@ from rxwatch.errors import RxWatchError
 log = logging.getLogger("rxwatch")
 
 
+def _out_of_memory() -> tuple[type[BaseException], ...]:
+    """Evaluated only once an exception is on its way: ``--help`` does not import DuckDB."""
+    import duckdb
+
+    return (MemoryError, duckdb.OutOfMemoryException)
+
+
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -36,6 +43,16 @@ class _Group(click.Group):
         except RxWatchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except _out_of_memory() as exc:
+            # DuckDB's message names sizes and settings, never data. Imports and searches write
+            # in one transaction, so nothing was half-stored.
+            detail = str(exc).splitlines()[0] if str(exc) else "MemoryError"
+            click.echo(
+                f"error: out of memory ({detail}). Imports and searches are all or nothing: "
+                "nothing was half-written. Free memory or use a larger machine.",
+                err=True,
+            )
+            sys.exit(1)
 
 
 @click.group(cls=_Group)

@@ -327,6 +327,28 @@ def test_synthetic_population_round_trips(tmp_path: Path) -> None:
     assert_same_tables(src, open_extract(tmp_path / "gen"))
 
 
+def test_ndjson_files_larger_than_the_memory_cap_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read buffer is one line's worth, not DuckDB's default of sixteen: with the default, a
+    file larger than the import's memory cap failed to import (seen at 200,000 patients, where the
+    buffer was 1 GiB under a 1 GB cap). Here both are scaled down: 4 MiB lines, a 32 MB cap, and
+    an Observation file of ~40 MB."""
+    population = pytest.importorskip("rxwatch.synth.population")
+    from rxwatch.extract import fhir_read, store
+
+    population.generate(
+        out=tmp_path / "fhir", patients=3000, practices=2, seed=7, fmt="fhir",
+        as_of=dt.date(2025, 6, 30),
+    )  # fmt: skip
+    assert (tmp_path / "fhir" / "Observation.ndjson").stat().st_size > 32 << 20
+    monkeypatch.setattr(fhir_read, "_MAX_LINE", 4 << 20)
+    monkeypatch.setattr(store, "MEMORY_LIMIT", "32MB")
+    record = store.import_extract(tmp_path / "store.duckdb", tmp_path / "fhir")
+    assert record.rows["patients"] == 3000
+    assert record.rows["events"] > 0
+
+
 # --- problems name file, line and field -----------------------------------------------------------
 
 PATIENT = {

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from rxwatch.cli import main
 from rxwatch.extract import store
+from rxwatch.extract.fhir import tables_to_ndjson
 from rxwatch.extract.load import open_extract
 from rxwatch.extract.schema import Table
 from rxwatch.extract.store import (
@@ -524,6 +525,26 @@ def test_cli_import_error_is_clean(db: Path, tmp_path: Path) -> None:
     assert "patients.csv: line 3: column date_of_birth: required field is empty" in result.output
     assert "patients.csv: line 3: column sex: sex must be F, M or U (value 'Z')" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert snapshot(db) == before
+
+
+def test_cli_import_out_of_memory_is_clean(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine too small for an extract gets a message, not a traceback, and the store as it was."""
+    before = snapshot(db)
+    monkeypatch.setattr(store, "MEMORY_LIMIT", "1MB")
+    csv = CliRunner().invoke(main, ["import", str(practice_b_only(tmp_path)), "--store", str(db)])
+    assert csv.exit_code == 2, csv.output  # the CSV reader says which file it was reading
+    assert "error: not enough memory to read practices.csv" in csv.output
+    fhir = tmp_path / "fhir"
+    tables_to_ndjson(open_extract(practice_b_only(tmp_path, "b2")), fhir)
+    result = CliRunner().invoke(main, ["import", str(fhir), "--store", str(db)])
+    assert result.exit_code == 1, result.output  # the command's own backstop
+    assert "error: out of memory (Out of Memory Error:" in result.output
+    assert "nothing was half-written" in result.output
+    for r in (csv, result):
+        assert "Traceback" not in r.output
     assert snapshot(db) == before
 
 

@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 VALIDATE_MAX_RESOURCES = 1000  # per-resource pydantic validation up to this many (~2 ms each)
 BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "document", "message")
 _PREFIX = "_rxw_fhir_"  # scratch tables and macros in the caller's connection; dropped afterwards
-_MAX_LINE = 64 * 1024 * 1024  # one resource per line; attachments can make lines long
+# One resource per line; attachments can make lines long. The read buffer is the same size: DuckDB's
+# default (16 lines' worth, 1 GiB) does not fit under the import's memory cap once a file is larger.
+_MAX_LINE = 64 * 1024 * 1024
 
 # --- the one parse: the fields any mapping needs, as a json_transform structure --------------------
 _CODING = [
@@ -410,7 +412,7 @@ class _Reader:
                   FROM ({{select}}))"""
         lines = f"""read_csv(?, columns = {{{{'doc': 'VARCHAR'}}}}, header = false,
             delim = '\x01', quote = '', escape = '', auto_detect = false, strict_mode = false,
-            max_line_size = {_MAX_LINE})"""
+            max_line_size = {_MAX_LINE}, buffer_size = {_MAX_LINE})"""
         json_files = [i for i, f in enumerate(self.files) if f.name.endswith(".json")]
         if json_files:  # one query for all of them
             paths = [str(self.files[i]) for i in json_files]

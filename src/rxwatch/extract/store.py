@@ -61,6 +61,9 @@ ROW_WORDS = {
     "events": ("event", "events"),
 }
 SHOWN_PRACTICES = 8  # a summary line names at most this many ODS codes
+# DuckDB's memory cap while importing: large files stream into the store, so a small cap costs no
+# CPU (measured at 15M rows) and keeps a shared machine's memory free; beyond it DuckDB spills.
+MEMORY_LIMIT = "1GB"
 
 
 class StoreInUseError(RxWatchError):
@@ -550,9 +553,8 @@ def _import(
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute("SET temp_directory = ?", [str(Path(tmp) / "spill")])
-            # Large files stream into the store, so a small cap costs no CPU (measured at 15M
-            # rows) and keeps a shared machine's memory free; anything bigger spills to ``tmp``.
-            con.execute("SET memory_limit = '1GB'")
+            # Anything beyond the cap spills to ``tmp``.
+            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             with _attached(con, store_path, read_only=False):
                 _ensure_schema(con, store_path)
                 # CSV: stage only practices and patients; the large files go straight into the
