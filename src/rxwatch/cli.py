@@ -110,6 +110,18 @@ def import_(extract_dir: Path, store: Path | None, practice: str | None) -> None
     click.echo(record.summary())
 
 
+@main.command("imports")
+@click.option(
+    "--store", type=click.Path(path_type=Path), help="Clinical store (default from settings)."
+)
+def imports_(store: Path | None) -> None:
+    """List every import that changed the clinical store, newest first, one line each."""
+    from rxwatch.config import store_path
+    from rxwatch.extract.store import describe_imports
+
+    click.echo(describe_imports(store or store_path()))
+
+
 @main.command("export-fhir")
 @click.option(
     "--store", type=click.Path(path_type=Path), help="Clinical store (default from settings)."

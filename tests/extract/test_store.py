@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from rxwatch import __version__
 from rxwatch.cli import main
 from rxwatch.extract import store
 from rxwatch.extract.fhir import tables_to_ndjson
@@ -546,6 +547,70 @@ def test_cli_import_out_of_memory_is_clean(
     for r in (csv, result):
         assert "Traceback" not in r.output
     assert snapshot(db) == before
+
+
+def test_cli_imports_lists_every_import_newest_first(tmp_path: Path) -> None:
+    """The fixture imported, changed and imported again; the same files again add no line."""
+    path = tmp_path / "clinical.duckdb"
+    extract = copy_extract(tmp_path)
+    import_extract(path, extract)
+    first_hash = content_hash(extract, "csv")
+    with (extract / "events.csv").open("a") as fh:
+        fh.write("P002,2025-03-02,1028431000000104,Serum lithium level,0.7,mmol/L,\n")
+    import_extract(path, extract)
+    assert import_extract(path, extract).unchanged
+    first, second = list_imports(path)
+    when = [r.imported_at.strftime("%d %b %Y %H:%M UTC") for r in (first, second)]
+    result = CliRunner().invoke(main, ["imports", "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"2 imports changed the clinical store {path}, newest first:",
+        f"Import 2, {when[1]}, csv: 2 practices (A81001, A81002); 4 patients, 4 medication"
+        f" issues, 6 events; content {content_hash(extract, 'csv')[:12]}; RxWatch {__version__}",
+        f"Import 1, {when[0]}, csv: 2 practices (A81001, A81002); 4 patients, 4 medication"
+        f" issues, 5 events; content {first_hash[:12]}; RxWatch {__version__}",
+    ]
+    assert "P00" not in result.output and "943" not in result.output  # no patient, no NHS number
+
+
+def test_cli_imports_without_a_store_or_any_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clear sentence and exit 0; the default store is the one ``rxwatch import`` uses."""
+    path = tmp_path / "clinical.duckdb"
+    monkeypatch.setenv("RXWATCH_STORE", str(path))
+    none = CliRunner().invoke(main, ["imports"])
+    assert none.exit_code == 0, none.output
+    assert none.output == (
+        f"There is no clinical store at {path}: nothing has been imported yet"
+        " (`rxwatch import EXTRACT_DIR` makes one).\n"
+    )
+    bad = copy_extract(tmp_path, "bad")
+    (bad / "patients.csv").write_text("patient_id,practice,date_of_birth,sex\nP001,A81001,x,F\n")
+    assert CliRunner().invoke(main, ["import", str(bad)]).exit_code == 2  # made the store, empty
+    empty = CliRunner().invoke(main, ["imports"])
+    assert empty.exit_code == 0, empty.output
+    assert empty.output == (
+        f"The clinical store {path} holds no imports yet: nothing has been imported into it.\n"
+    )
+
+
+def test_import_history_line_names_at_most_eight_practices() -> None:
+    rec = ImportRecord(
+        id=7,
+        imported_at=dt.datetime(2026, 12, 3, 7, 44, 59, tzinfo=dt.UTC),
+        source="x",
+        format="parquet",
+        practices=tuple(f"A8100{i}" for i in range(10)),
+        rows={"practices": 10, "patients": 1, "medications": 301220, "events": 498002},
+        content_hash="0123456789abcdef" * 4,
+        rxwatch_version="1.2.3",
+    )
+    assert rec.history_line() == (
+        "Import 7, 03 Dec 2026 07:44 UTC, parquet: 10 practices (A81000, A81001, A81002, A81003,"
+        " A81004, A81005, A81006, A81007 and 2 more); 1 patient, 301,220 medication issues,"
+        " 498,002 events; content 0123456789ab; RxWatch 1.2.3"
+    )
 
 
 def test_cli_import_of_a_missing_directory(tmp_path: Path) -> None:

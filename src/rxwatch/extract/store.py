@@ -6,7 +6,7 @@ What the practices' systems say, never edited by RxWatch (see docs/decisions/000
   practice's snapshot can be replaced without touching the others';
 * ``imports``: one row per import that changed something (when, from where, which practices, how
   many rows, the content hash of the files, the RxWatch version), so that a search can say what
-  data it ran on.
+  data it ran on and ``rxwatch imports`` can list them.
 
 An import validates practices and patients first, in a staging database (in memory, capped and
 spilling to a directory next to the store), then in one transaction deletes each of the extract's
@@ -61,6 +61,7 @@ ROW_WORDS = {
     "events": ("event", "events"),
 }
 SHOWN_PRACTICES = 8  # a summary line names at most this many ODS codes
+HASH_SHOWN = 12  # characters of the content hash in ``rxwatch imports``: enough to tell files apart
 # DuckDB's memory cap while importing: large files stream into the store, so a small cap costs no
 # CPU (measured at 15M rows) and keeps a shared machine's memory free; beyond it DuckDB spills.
 MEMORY_LIMIT = "1GB"
@@ -91,23 +92,33 @@ class ImportRecord:
     replaced: tuple[str, ...] = ()  # practices whose previous snapshot this import replaced
     unchanged: bool = False  # the extract was already the current snapshot: nothing was written
 
-    def summary(self) -> str:
-        """One line a practice manager understands."""
+    def _which(self) -> str:
+        """The practices, as in "2 practices (A81001, A81002)": at most SHOWN_PRACTICES named."""
         n = len(self.practices)
         names = ", ".join(self.practices[:SHOWN_PRACTICES])
         if n > SHOWN_PRACTICES:
             names += f" and {n - SHOWN_PRACTICES} more"
-        which = f"{n:,} practice{'' if n == 1 else 's'}" + (f" ({names})" if n else "")
-        if self.unchanged:
-            when = self.imported_at.strftime("%d %b %Y %H:%M UTC")
-            return (
-                f"Unchanged: this extract of {which} is already in the clinical store, imported"
-                f" {when}; nothing was replaced."
-            )
-        counts = ", ".join(
+        return f"{n:,} practice{'' if n == 1 else 's'}" + (f" ({names})" if n else "")
+
+    def _counts(self) -> str:
+        return ", ".join(
             f"{self.rows.get(t, 0):,} {one if self.rows.get(t, 0) == 1 else many}"
             for t, (one, many) in ROW_WORDS.items()
         )
+
+    def _when(self) -> str:
+        return self.imported_at.strftime("%d %b %Y %H:%M UTC")
+
+    def summary(self) -> str:
+        """One line a practice manager understands."""
+        n = len(self.practices)
+        which = self._which()
+        if self.unchanged:
+            return (
+                f"Unchanged: this extract of {which} is already in the clinical store, imported"
+                f" {self._when()}; nothing was replaced."
+            )
+        counts = self._counts()
         new = [p for p in self.practices if p not in self.replaced]
         if not n:
             tail = "nothing was replaced."
@@ -121,6 +132,15 @@ class ImportRecord:
                 f" {', '.join(new)} new to the clinical store."
             )
         return f"Imported {which}: {counts}; {tail}"
+
+    def history_line(self) -> str:
+        """One line of ``rxwatch imports``: which import, when, what it held, which files, which
+        RxWatch; enough for a practice manager to match a search to the data it ran on."""
+        return (
+            f"Import {self.id}, {self._when()}, {self.format}: {self._which()}; {self._counts()};"
+            f" content {self.content_hash[:HASH_SHOWN] or 'unknown'}; RxWatch"
+            f" {self.rxwatch_version or 'unknown'}"
+        )
 
 
 # --- opening the store -------------------------------------------------------------------------
@@ -606,6 +626,23 @@ def list_imports(store_path: Path | str) -> list[ImportRecord]:
         return [_record(r) for r in rows]
     finally:
         con.close()
+
+
+def describe_imports(store_path: Path | str) -> str:
+    """``rxwatch imports``: every import that changed the store, newest first, one line each (a
+    clear sentence when there are none). Practices, counts and hashes only: no patient data."""
+    path = Path(store_path)
+    if not path.exists():
+        return (
+            f"There is no clinical store at {path}: nothing has been imported yet"
+            " (`rxwatch import EXTRACT_DIR` makes one)."
+        )
+    records = list_imports(path)
+    if not records:
+        return f"The clinical store {path} holds no imports yet: nothing has been imported into it."
+    n = len(records)
+    head = f"{n:,} import{'' if n == 1 else 's'} changed the clinical store {path}, newest first:"
+    return "\n".join([head, *(rec.history_line() for rec in reversed(records))])
 
 
 def current_practices(store_path: Path | str) -> dict[str, ImportRecord]:
