@@ -107,7 +107,7 @@ def import_(extract_dir: Path, store: Path | None, practice: str | None) -> None
     from rxwatch.extract.store import import_extract
 
     record = import_extract(store or store_path(), extract_dir, practice=practice)
-    click.echo(record.summary())
+    click.echo(record.summary_and_notes())
 
 
 @main.command("imports")

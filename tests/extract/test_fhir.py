@@ -9,9 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
+from rxwatch.cli import main
 from rxwatch.extract.fhir import export_ndjson, read_fhir, tables_to_ndjson
 from rxwatch.extract.schema import TABLES
+from rxwatch.extract.store import list_imports
 from rxwatch.extract.validation import ExtractError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -490,6 +493,62 @@ def test_refusals_are_counted_not_fatal(tmp_path: Path) -> None:
     }
     assert rows(con, "events") == [("p1", dt.date(2024, 1, 2), "1000", None, 5.0, "mmol/L", "<")]
     assert rows(con, "medications") == [("p1", dt.date(2024, 1, 1), "322236009", None, None, 28)]
+
+
+def test_import_notes_are_counts_types_and_reasons(tmp_path: Path) -> None:
+    """What an import prints and keeps: a resourceType not shaped like one is not repeated (the
+    data chose it: it could be an identifier), nor is any place in a file."""
+    write_ndjson(tmp_path / "Patient.ndjson", [PATIENT])
+    write_ndjson(
+        tmp_path / "Observation.ndjson",
+        [obs(), obs(effectiveDateTime="2024-03"), obs(effectiveDateTime="2024"), obs(code={})],
+    )
+    kinds = ("Encounter", "Procedure", "Encounter", "9434765919")
+    write_ndjson(tmp_path / "Other.ndjson", [{"resourceType": k, "id": "x1"} for k in kinds])
+    rep = read_fhir(duckdb.connect(), tmp_path)
+    assert rep.import_notes() == (
+        "refused 2 Observation: date only partly known (year or month)",
+        "refused 1 Observation: no SNOMED CT code",
+        "skipped 4 resources of types the reader does not use"
+        " (Encounter 2, Procedure 1, unrecognised type 1)",
+        "note: 1 × practice with no Organization resource: its name is its ODS code",
+    )
+    assert "9434765919" not in rep.details()
+
+
+def test_cli_import_prints_and_keeps_what_the_reader_refused_or_skipped(tmp_path: Path) -> None:
+    secret = "pat-zq81-7731"
+    subject = {"reference": f"Patient/{secret}"}
+    fhir = tmp_path / "fhir"
+    fhir.mkdir()
+    write_ndjson(fhir / "Patient.ndjson", [dict(PATIENT, id=secret)])
+    write_ndjson(
+        fhir / "Observation.ndjson",
+        [obs(subject=subject), obs(id="obs-4410", subject=subject, effectiveDateTime="2024-03")],
+    )
+    write_ndjson(fhir / "Encounter.ndjson", [{"resourceType": "Encounter", "id": "enc-5521"}])
+    db = tmp_path / "clinical.duckdb"
+    runner = CliRunner()
+    result = runner.invoke(main, ["import", str(fhir), "--store", str(db)])
+    assert result.exit_code == 0, result.output
+    notes = (
+        "refused 1 Observation: date only partly known (year or month)",
+        "skipped 1 resource of a type the reader does not use (Encounter 1)",
+        "note: 1 × practice with no Organization resource: its name is its ODS code",
+    )
+    assert result.output.splitlines() == [
+        "Imported 1 practice (A81001): 1 patient, 0 medication issues, 1 event;"
+        " new to the clinical store.",
+        *(f"  {n}" for n in notes),
+    ]
+    for ident in (secret, "obs-4410", "enc-5521"):
+        assert ident not in result.output
+    (rec,) = list_imports(db)
+    assert rec.notes == notes  # kept in the imports table
+    again = runner.invoke(main, ["import", str(fhir), "--store", str(db)])
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("Unchanged: ")
+    assert again.output.splitlines()[1:] == [f"  {n}" for n in notes]
 
 
 def test_deceased_without_a_date_is_refused_with_its_records(tmp_path: Path) -> None:

@@ -472,6 +472,22 @@ def test_list_imports_without_a_store(tmp_path: Path) -> None:
     assert list_imports(tmp_path / "none.duckdb") == []
 
 
+def test_a_store_made_before_import_notes_opens_and_imports(db: Path, tmp_path: Path) -> None:
+    """``imports.notes`` came later: an older store is listed as it is, and the next import adds
+    the column without a new layout version."""
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE imports DROP COLUMN notes")
+    con.close()
+    (old,) = list_imports(db)
+    assert (old.id, old.notes) == (1, ())
+    rec = import_extract(db, practice_b_only(tmp_path))
+    assert not rec.unchanged
+    assert [(r.id, r.notes) for r in list_imports(db)] == [(1, ()), (2, ())]
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT value FROM store_meta").fetchall() == [(store.SCHEMA_VERSION,)]
+    con.close()
+
+
 def test_content_hash_follows_bytes_not_folder(tmp_path: Path) -> None:
     a, b = copy_extract(tmp_path, "a"), copy_extract(tmp_path, "b")
     (b / "notes.txt").write_text("ignored: not part of the extract")

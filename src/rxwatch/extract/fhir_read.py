@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 VALIDATE_MAX_RESOURCES = 1000  # per-resource pydantic validation up to this many (~2 ms each)
 BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "document", "message")
+SHOWN_TYPES = 8  # an import's note names at most this many skipped resource types
+_UNRECOGNISED_TYPE = "unrecognised type"  # a resourceType the report does not repeat
 _PREFIX = "_rxw_fhir_"  # scratch tables and macros in the caller's connection; dropped afterwards
 # One resource per line; attachments can make lines long. The read buffer is the same size: DuckDB's
 # default (16 lines' worth, 1 GiB) does not fit under the import's memory cap once a file is larger.
@@ -254,6 +257,34 @@ class FhirReadReport:
         if skipped:
             out += f"; skipped {skipped} of types not read"
         return out
+
+    def import_notes(self) -> tuple[str, ...]:
+        """What was refused or left out, in plain English for the import's summary and its
+        ``imports`` row: counts, types and reasons only (no place in a file, no id of any kind),
+        so the lines can be printed and kept anywhere."""
+        lines = []
+        for rtype, reasons in sorted(self.refused.items()):
+            for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append(f"refused {n:,} {rtype}: {reason}")
+        types = sorted(
+            ((what, n) for what, n in self.skipped.items() if _is_type(what)),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        if types:
+            total = sum(n for _, n in types)
+            shown = ", ".join(f"{what} {n:,}" for what, n in types[:SHOWN_TYPES])
+            if len(types) > SHOWN_TYPES:
+                shown += f" and {len(types) - SHOWN_TYPES} more"
+            lines.append(
+                f"skipped {total:,} resource{'' if total == 1 else 's'} of"
+                f" {'a type' if total == 1 else 'types'} the reader does not use ({shown})"
+            )
+        for what, n in sorted(self.skipped.items()):
+            if not _is_type(what):
+                lines.append(f"skipped {n:,} {what}")
+        for what, n in sorted(self.notes.items()):
+            lines.append(f"note: {n:,} × {what}")
+        return tuple(lines)
 
     def details(self) -> str:
         """Several lines: every refusal reason with its count and where it was first seen."""
@@ -1105,7 +1136,8 @@ class _Reader:
             if rtype in LOOKUP_TYPES:
                 rep.lookup[rtype] = n
             elif rtype not in MAPPED_TYPES:
-                rep.skipped[rtype if rtype != "Bundle" else "Bundle (nested)"] = n
+                what = "Bundle (nested)" if rtype == "Bundle" else _shown_type(rtype)
+                rep.skipped[what] = rep.skipped.get(what, 0) + n
         manifests = self.q(f"SELECT count(*) FROM {t('misc')} WHERE bad = 'manifest'").fetchone()[0]
         if manifests:
             rep.skipped["bulk-export manifest (not a resource)"] = manifests
@@ -1119,7 +1151,12 @@ class _Reader:
                       ({", ".join(_lit(b) for b in BUNDLE_TYPES)})
                 GROUP BY ALL"""
         ).fetchall():
-            rep.skipped[f"Bundle of type {btype} (not read)"] = n
+            what = (
+                f"Bundle of type {btype} (not read)"
+                if _is_code(btype)
+                else "Bundle of an unrecognised type (not read)"
+            )
+            rep.skipped[what] = rep.skipped.get(what, 0) + n
         mapped = self.q(
             f"""SELECT 'Patient', count(*) FROM {t("pat")} WHERE status = 'ok'
             UNION ALL SELECT rtype, count(DISTINCT (src, line, entry)) FROM {t("ev")}
@@ -1149,6 +1186,23 @@ class _Reader:
         for table in ("practices", "patients", "medications", "events"):
             rep.rows[table] = self.q(f"SELECT count(*) FROM {table}").fetchone()[0]
         return rep
+
+
+def _is_type(skipped: str) -> bool:
+    """Whether a key of ``FhirReadReport.skipped`` is a resource type (the others are sentences)."""
+    return skipped in ("Bundle (nested)", _UNRECOGNISED_TYPE) or " " not in skipped
+
+
+def _shown_type(rtype: str) -> str:
+    """A resourceType as the report may show it: the data chose it, so anything not shaped like a
+    FHIR type name (letters only, e.g. an identifier typed into the field) is not repeated."""
+    return rtype if re.fullmatch(r"[A-Z][A-Za-z]{1,63}", rtype) else _UNRECOGNISED_TYPE
+
+
+def _is_code(code: str | None) -> bool:
+    """Whether a value the data chose is shaped like a FHIR code (lower-case letters and hyphens,
+    e.g. a Bundle type), and so may be repeated in the report."""
+    return bool(code and re.fullmatch(r"[a-z][a-z-]{0,39}", code))
 
 
 def _loc(loc: tuple) -> str:

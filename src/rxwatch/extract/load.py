@@ -7,12 +7,17 @@ meets the same checks.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from rxwatch.extract.schema import TABLES, Table
 from rxwatch.extract.validation import ExtractError, Problem
+
+if TYPE_CHECKING:
+    from rxwatch.extract.fhir_read import FhirReadReport
 
 FORMATS = ("csv", "parquet", "fhir")
 
@@ -64,6 +69,7 @@ def open_extract(
     practice: str | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     tables: tuple[Table, ...] = TABLES,
+    on_fhir_report: Callable[[FhirReadReport], None] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Load and validate an extract into tables practices, patients, medications, events.
 
@@ -72,6 +78,8 @@ def open_extract(
     Raises ExtractError (all problems found, up to MAX_PROBLEMS); the connection then holds none of
     the extract's tables. ``tables`` (CSV and Parquet) limits which files are read: the clinical
     store stages only the small ones and loads the rest straight into the store.
+    ``on_fhir_report`` is handed the FHIR reader's report (what it refused or skipped) once the
+    extract has passed validation, so an import can say so; CSV and Parquet have no such report.
     """
     from rxwatch.extract.canonical import read_canonical, validate_typed
 
@@ -81,12 +89,14 @@ def open_extract(
     if fmt == "fhir":
         from rxwatch.extract.fhir import read_fhir
 
-        read_fhir(con, path, practice=practice)
+        report = read_fhir(con, path, practice=practice)
         try:
             validate_typed(con, path.name)
         except ExtractError:
             drop_tables(con)
             raise
+        if on_fhir_report is not None:
+            on_fhir_report(report)
         return con
     read_canonical(con, path, fmt, tables)
     if practice is not None:

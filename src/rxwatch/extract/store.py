@@ -5,8 +5,9 @@ What the practices' systems say, never edited by RxWatch (see docs/decisions/000
 * the four canonical tables; ``medications`` and ``events`` also carry ``practice``, so that one
   practice's snapshot can be replaced without touching the others';
 * ``imports``: one row per import that changed something (when, from where, which practices, how
-  many rows, the content hash of the files, the RxWatch version), so that a search can say what
-  data it ran on and ``rxwatch imports`` can list them.
+  many rows, the content hash of the files, the RxWatch version, and for FHIR what the reader
+  refused or skipped, as counts), so that a search can say what data it ran on and
+  ``rxwatch imports`` can list them.
 
 An import validates practices and patients first, in a staging database (in memory, capped and
 spilling to a directory next to the store), then in one transaction deletes each of the extract's
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -40,6 +42,12 @@ from rxwatch.extract.load import detect_format, drop_tables, open_extract
 from rxwatch.extract.schema import EVENTS, MEDICATIONS, PATIENTS, PRACTICES, TABLES, Column
 from rxwatch.extract.validation import ExtractError
 
+if TYPE_CHECKING:
+    from rxwatch.extract.fhir_read import FhirReadReport
+
+# The layout version a store must have. Adding a nullable column that every reader names explicitly
+# (``imports.notes``) keeps it: older RxWatch versions write and read such a store as before, and
+# ``_ensure_schema`` adds the column to an older store the first time this version imports into it.
 SCHEMA_VERSION = "1"
 PRACTICE = Column("practice", "VARCHAR", True, "code")  # added to medications and events
 STORE_TABLES = {
@@ -51,7 +59,7 @@ STORE_TABLES = {
         "(id INTEGER PRIMARY KEY, imported_at TIMESTAMP, source VARCHAR, format VARCHAR,"
         " practices VARCHAR[], replaced VARCHAR[], practices_rows BIGINT, patients_rows BIGINT,"
         " medications_rows BIGINT, events_rows BIGINT, content_hash VARCHAR,"
-        " rxwatch_version VARCHAR)"
+        " rxwatch_version VARCHAR, notes VARCHAR[])"
     ),
     "store_meta": "(key VARCHAR PRIMARY KEY, value VARCHAR)",
 }
@@ -91,6 +99,8 @@ class ImportRecord:
     rxwatch_version: str = __version__
     replaced: tuple[str, ...] = ()  # practices whose previous snapshot this import replaced
     unchanged: bool = False  # the extract was already the current snapshot: nothing was written
+    # what the FHIR reader refused or skipped, one plain-English line each: counts and reasons only
+    notes: tuple[str, ...] = ()
 
     def _which(self) -> str:
         """The practices, as in "2 practices (A81001, A81002)": at most SHOWN_PRACTICES named."""
@@ -132,6 +142,11 @@ class ImportRecord:
                 f" {', '.join(new)} new to the clinical store."
             )
         return f"Imported {which}: {counts}; {tail}"
+
+    def summary_and_notes(self) -> str:
+        """The summary line, then each note indented under it: what ``rxwatch import`` prints, so
+        that what a FHIR extract held but the store did not take is seen, not only logged."""
+        return "\n".join([self.summary(), *(f"  {note}" for note in self.notes)])
 
     def history_line(self) -> str:
         """One line of ``rxwatch imports``: which import, when, what it held, which files, which
@@ -187,6 +202,8 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             f"the clinical store {path} has layout version {row[0]}; this RxWatch"
             f" ({__version__}) reads version {SCHEMA_VERSION}"
         )
+    # a store made before imports kept notes (see SCHEMA_VERSION); a no-op once it has them
+    con.execute("ALTER TABLE store.imports ADD COLUMN IF NOT EXISTS notes VARCHAR[]")
 
 
 def connect_store(store_path: Path | str, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
@@ -290,7 +307,8 @@ class _BackgroundHash:
 
 
 def _record(row: tuple) -> ImportRecord:
-    (id_, at, source, fmt, practices, replaced, n_pr, n_pa, n_me, n_ev, digest, version) = row
+    id_, at, source, fmt, practices, replaced, *counts, digest, version, notes = row
+    n_pr, n_pa, n_me, n_ev = counts
     return ImportRecord(
         id=id_,
         imported_at=at.replace(tzinfo=dt.UTC),
@@ -301,13 +319,15 @@ def _record(row: tuple) -> ImportRecord:
         content_hash=digest,
         rxwatch_version=version,
         replaced=tuple(replaced or ()),
+        notes=tuple(notes or ()),
     )
 
 
-_IMPORT_COLUMNS = (
+_COLUMNS_BEFORE_NOTES = (
     "id, imported_at, source, format, practices, replaced, practices_rows, patients_rows,"
     " medications_rows, events_rows, content_hash, rxwatch_version"
 )
+_IMPORT_COLUMNS = _COLUMNS_BEFORE_NOTES + ", notes"
 
 
 def _store_counts(con: duckdb.DuckDBPyConnection, practices: list[str]) -> dict[str, int]:
@@ -462,7 +482,7 @@ def _replace(
         rec = dataclasses.replace(rec, rows=rows, content_hash=digest())
         con.execute(
             f"INSERT INTO store.imports ({_IMPORT_COLUMNS}) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 rec.id,
                 rec.imported_at.replace(tzinfo=None),
@@ -473,6 +493,7 @@ def _replace(
                 *(rec.rows[t.name] for t in TABLES),
                 rec.content_hash,
                 rec.rxwatch_version,
+                list(rec.notes),
             ],
         )
         con.execute("COMMIT")
@@ -505,6 +526,7 @@ def _store(
     fmt: str,
     digest: Callable[[], str],
     direct: dict[str, tuple[str, list]] | None,
+    notes: tuple[str, ...] = (),
 ) -> ImportRecord:
     """Check the staged extract against the store, then replace its practices' snapshots."""
     practices = [r[0] for r in con.execute("SELECT ods_code FROM practices ORDER BY 1").fetchall()]
@@ -536,6 +558,7 @@ def _store(
         practices=tuple(practices),
         rows=rows,
         replaced=tuple(replaced),
+        notes=notes,
     )
     try:
         return _replace(con, practices, rec, digest, direct)
@@ -581,8 +604,16 @@ def _import(
                 # store in the replacing transaction, each parsed once and never copied.
                 direct = _direct_selects(extract_dir, fmt)
                 small = (PRACTICES, PATIENTS) if direct else TABLES
+                # the FHIR reader's refusals and skips, kept as the import's notes
+                reports: list[FhirReadReport] = []
                 try:
-                    open_extract(extract_dir, practice=practice, con=con, tables=small)
+                    open_extract(
+                        extract_dir,
+                        practice=practice,
+                        con=con,
+                        tables=small,
+                        on_fhir_report=reports.append,
+                    )
                 except ExtractError:
                     # files an earlier import stored as they are stay "unchanged", as they always
                     # have (a newer RxWatch may check more): only then is the hash waited for
@@ -600,8 +631,9 @@ def _import(
                     current = _already_current(con, digest.result())
                     if current is not None:
                         return current
+                notes = reports[-1].import_notes() if reports else ()
                 try:
-                    return _store(con, store_path, extract_dir, fmt, digest.result, direct)
+                    return _store(con, store_path, extract_dir, fmt, digest.result, direct, notes)
                 except _FastPathFailed:
                     drop_tables(con)
                     open_extract(extract_dir, practice=practice, con=con)  # names the problems
@@ -622,7 +654,14 @@ def list_imports(store_path: Path | str) -> list[ImportRecord]:
         ).fetchone()
         if not exists or not exists[0]:
             return []
-        rows = con.execute(f"SELECT {_IMPORT_COLUMNS} FROM imports ORDER BY id").fetchall()
+        has_notes = con.execute(
+            "SELECT count(*) FROM information_schema.columns"
+            " WHERE table_name = 'imports' AND column_name = 'notes'"
+        ).fetchone()
+        columns = _IMPORT_COLUMNS
+        if not has_notes or not has_notes[0]:  # an older store, read as it is (read-only here)
+            columns = _COLUMNS_BEFORE_NOTES + ", NULL AS notes"
+        rows = con.execute(f"SELECT {columns} FROM imports ORDER BY id").fetchall()
         return [_record(r) for r in rows]
     finally:
         con.close()
