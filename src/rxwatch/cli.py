@@ -319,7 +319,15 @@ def scorecard() -> None:
 )
 @click.option("--months", type=click.IntRange(1, 36), default=12, show_default=True)
 @click.option("--force", is_flag=True, help="Run again for month-ends already backfilled.")
-def scorecard_backfill(store: Path | None, months: int, force: bool) -> None:
+@click.option(
+    "--codelists",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory of OpenCodelists CSVs replacing shipped codelists by file stem"
+    " (default: RXWATCH_CODELISTS).",
+)
+def scorecard_backfill(
+    store: Path | None, months: int, force: bool, codelists: Path | None
+) -> None:
     """Search the clinical store as of each past month-end (indicators only, no cases), so the
     scorecards show a year of history from day one."""
     from rxwatch.web.bootstrap import setup
@@ -327,7 +335,7 @@ def scorecard_backfill(store: Path | None, months: int, force: bool) -> None:
     setup(migrate=True)
     from rxwatch.web.reports.commands import backfill
 
-    click.echo(backfill(store=store, months=months, force=force))
+    click.echo(backfill(store=store, months=months, force=force, codelists=codelists))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,32 @@ def test_run_search_command(store, catalogue, practice_a, monkeypatch):
     assert "P1" not in out.output and P1_NHS not in out.output
 
 
+def test_scorecard_backfill_loads_the_organisations_codelists(store, tmp_path, monkeypatch, db):
+    """RXWATCH_CODELISTS reaches the backfill's catalogue, and --codelists overrides it."""
+    from rxwatch.rules import catalogue as rules_catalogue
+
+    real = rules_catalogue.load_catalogue
+    loaded = []
+    monkeypatch.setattr(
+        rules_catalogue, "load_catalogue", lambda **kw: loaded.append(real(**kw)) or loaded[-1]
+    )
+    monkeypatch.setattr(
+        "rxwatch.engine.search.run_search", lambda con, *, as_of, catalogue: overdue(as_of)
+    )
+    for name, code in (("setting", "318980005"), ("option", "73211009")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "valproate-ppp.csv").write_text(f"code,term\n{code},A code\n")
+    monkeypatch.setenv("RXWATCH_CODELISTS", str(tmp_path / "setting"))
+    runner = CliRunner()
+    args = ["scorecard", "backfill", "--store", str(store), "--months", "1", "--force"]
+    out = runner.invoke(main, args)
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(main, [*args, "--codelists", str(tmp_path / "option")])
+    assert out.exit_code == 0, out.output
+    assert out.output.endswith("Backfilled 1 month-end search(es).\n")
+    assert [c.codelists["valproate-ppp"].codes for c in loaded] == [{"318980005"}, {"73211009"}]
+
+
 def test_audit_verify_command(case_a, tech_a):
     from rxwatch.web.cases import actions
 

@@ -47,12 +47,17 @@ def monthly_pdf(
     )
 
 
-def backfill(*, store: Path | None, months: int, force: bool) -> str:
+def backfill(*, store: Path | None, months: int, force: bool, codelists: Path | None = None) -> str:
+    """``codelists`` (``--codelists``) replaces the organisation's setting, RXWATCH_CODELISTS."""
     from rxwatch.config import store_path
     from rxwatch.web.scorecards.backfill import backfill_store
 
     lines: list[str] = []
     runs = backfill_store(
-        store=store or store_path(), months=months, force=force, progress=lines.append
+        store=store or store_path(),
+        months=months,
+        codelists_dir=codelists,
+        force=force,
+        progress=lines.append,
     )
     return "\n".join([*lines, f"Backfilled {len(runs)} month-end search(es)."])

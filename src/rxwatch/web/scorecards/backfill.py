@@ -34,13 +34,21 @@ def month_ends(today: dt.date, n: int = 12) -> list[dt.date]:
 
 
 def store_search(store: Path, codelists_dir: Path | None = None):
-    """A ``Search`` over the clinical store (opened read-only once) and a function to close it."""
+    """A ``Search`` over the clinical store (opened read-only once) and a function to close it.
+
+    ``codelists_dir`` defaults to the organisation's setting (``rxwatch.config.codelists_dir``), as
+    the scorecard pages and the CQC pack use it: a backfill with the shipped lists instead would
+    count a different population from the one the pages it fills describe.
+    """
+    from rxwatch import config
     from rxwatch.engine.backends import connect
     from rxwatch.engine.search import run_search
     from rxwatch.extract.store import connect_store
     from rxwatch.rules.catalogue import load_catalogue
     from rxwatch.web.cases.weekly import _current_imports
 
+    if codelists_dir is None:
+        codelists_dir = config.codelists_dir()
     catalogue = load_catalogue(codelists_dir=codelists_dir)
     duck = connect_store(store, read_only=True)
     con = connect("duckdb", duckdb_con=duck)
@@ -120,7 +128,9 @@ def backfill_store(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> list[BackfillRun]:
-    """The year of history for a new organisation: the last ``months`` month-ends."""
+    """The year of history for a new organisation: the last ``months`` month-ends.
+
+    ``codelists_dir`` overrides the organisation's codelists setting (see ``store_search``)."""
     search, close = store_search(store, codelists_dir)
     try:
         return backfill(
