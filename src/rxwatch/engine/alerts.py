@@ -51,7 +51,7 @@ def compile_alert(rule: Rule, f: Facts) -> Compiled:
     denominator = at_risk if rule.kind == "safety_alert" else pop
     counts = _counts(denominator, flagged, rule.id)
 
-    last_date = last_value = None
+    last_date = last_value_rank = None
     if rule.kind == "safety_alert":
         evidence = [n for n in (drug_codelists(rule.hazard), drug_codelists(rule.at_risk)) if n]
         for i, names in enumerate(evidence):
@@ -62,14 +62,14 @@ def compile_alert(rule: Rule, f: Facts) -> Compiled:
     else:
         lv = first_latest_value(rule.hazard) or first_latest_value(rule.at_risk)
         if lv is not None:
-            flagged = attach(flagged, latest_value(lv, f), _vdate="vdate", _value="value")
-            last_date, last_value = flagged._vdate, flagged._value
+            flagged = attach(flagged, latest_value(lv, f), _vdate="vdate", _rank="rank")
+            last_date, last_value_rank = flagged._vdate, flagged._rank
     rows = shape_rows(
         flagged,
         rule.id,
         status=ibis.literal(rule.kind, type="string"),
         last_date=last_date,
-        last_value=last_value,
+        last_value_rank=last_value_rank,
     )
     return Compiled(rule.id, rows, counts)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,9 +138,14 @@ def cached(table: ir.Table) -> Iterator[ir.Table]:
     """
     # Register in-memory tables (the codelist memberships) first: PySpark's cache compiles the
     # query without doing so.
-    register = getattr(table._find_backend(), "_run_pre_execute_hooks", None)
+    backend = table._find_backend()
+    register = getattr(backend, "_run_pre_execute_hooks", None)
     if register is not None:
         register(table)
+    if backend.name == "pyspark":
+        with _spark_checkpointed(backend, table) as c:
+            yield c
+        return
     c = table.cache()
     try:
         yield c
@@ -153,3 +159,23 @@ def cached(table: ir.Table) -> Iterator[ir.Table]:
             if raw is None:  # pragma: no cover - every SQL backend has raw_sql
                 raise
             raw(f'DROP TABLE IF EXISTS "{name}"')  # DuckDB returns the connection: keep it open
+
+
+@contextmanager
+def _spark_checkpointed(con: Any, table: ir.Table) -> Iterator[ir.Table]:
+    """A Spark table computed once and cut from its lineage (``localCheckpoint``).
+
+    Ibis caches a Spark table as a view of its whole query: every later reference carries that
+    plan, and Spark's analyser renews each repeated copy (DeduplicateRelations), so a rule that read
+    the shared facts a few times took 10–20 s to plan, and the catalogue minutes. A checkpointed
+    table is a leaf: its references are cheap to plan.
+    """
+    name = f"rxwatch_facts_{uuid.uuid4().hex}"
+    session = con._session  # Ibis keeps the SparkSession here; the backend has no public accessor
+    df = session.sql(con.compile(table)).localCheckpoint(eager=True)
+    df.createOrReplaceTempView(name)
+    try:
+        yield con.table(name)
+    finally:
+        session.catalog.dropTempView(name)
+        df.unpersist()

@@ -6,8 +6,9 @@ several lists: fbc ⊇ wbc, so the join is many-to-many) and aggregates per (pat
 
 * ``issues``: first and last issue on or before T, per drug codelist;
 * ``events``: first and last event on or before T, per codelist;
-* ``events`` also carries, per value rule (cut-off, ignored comparators), the latest value-carrying
-  date and two sortable keys that give the lowest and highest value of that date;
+* ``events`` also carries, for the default value rule (no cut-off, no ignored comparator), the latest
+  value-carrying date and two sortable keys that give the lowest and highest value of that date;
+* ``values``: the same for every other value rule, over the rows of its own codelists only;
 * ``flags``: the few facts that need pairs of rows (co-prescribing, repeated values).
 
 These long tables and the population are cached on the backend; each rule is then a few joins over
@@ -19,11 +20,13 @@ latest value-carrying date is a ``max``. For the values of that date, each disti
 (``ranks``, a few thousand rows), and a row's key is ``day × 2³² + rank``: the ``max`` of the key is
 the highest value of the latest date, exactly, in the same single pass that finds the dates (a second
 key with the rank reversed gives the lowest). A threshold then holds if any value of that date meets
-it (the catalogue's conservative reading). See ADR 0009.
+it (the catalogue's conservative reading), and is compared as ranks (``Facts.meets``), so no rule
+joins back to the values. See ADR 0009 and 0011.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Iterator
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rxwatch.rules.catalogue import Catalogue
 from rxwatch.rules.model import (
@@ -183,15 +187,31 @@ def _among(t: ir.Table, among: ir.Table | None) -> ir.Table:
     return t.semi_join(ids, t.patient_id == ids._among_id)
 
 
+DEFAULT = ValueSpec()
+
+
+def _rank_case(cond: ir.BooleanValue, rank: ir.IntegerValue) -> ir.IntegerValue:
+    return ibis.cases((cond, rank), else_=ibis.null().cast("int64"))
+
+
 @dataclass
 class Facts:
-    """The shared long tables of one search (cached on the backend) and how to read them."""
+    """The shared long tables of one search (cached on the backend) and how to read them.
+
+    Values are read as ranks (``ranks``): a threshold becomes a comparison of ranks with a number
+    worked out here from the sorted values, so rules never join back to the values; a value itself
+    is looked up (``decode``) only where arithmetic needs it, or in Python once rows are back.
+    """
 
     as_of: dt.date
     pop: ir.Table  # patient_id, practice, sex, age: registered and alive at T
     issues: ir.Table  # patient_id, key, first, last
-    events: ir.Table  # patient_id, key, first, last, and per value spec s: vd{s}, hk{s}, lk{s}
+    events: ir.Table  # patient_id, key, first, last, and for the default value spec vd, hk, lk
+    values: (
+        ir.Table
+    )  # spec, patient_id, key, vd, hk, lk: the other value specs, their codelists only
     ranks: ir.Table  # _value, _rank: every distinct value, ranked
+    rank_values: list[float]  # the same in Python: rank_values[rank] is the value
     flags: ir.Table  # patient_id, flag, d
     drug_index: dict[str, int]
     event_index: dict[str, int]
@@ -220,29 +240,54 @@ class Facts:
         return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
 
     def value(
-        self, names: Iterable[str], spec: ValueSpec = ValueSpec(), among: ir.Table | None = None
+        self, names: Iterable[str], spec: ValueSpec = DEFAULT, among: ir.Table | None = None
     ) -> ir.Table:
         """patient_id, vdate, lo, hi: the latest value-carrying date of ``names`` pooled and the
-        lowest and highest value of that date (null when every value of that date is ignored)."""
+        ranks of the lowest and highest value of that date (null when every value of that date
+        is ignored). Compare them with ``meets``; ``decode`` gives the values."""
         keys = sorted({self.event_index[n] for n in names})
-        s = self.value_specs[spec]
-        e = self.events
-        t = _among(e.filter(e.key.isin(keys) & e[f"vd{s}"].notnull()), among)
-        t = t.select("patient_id", vdate=t[f"vd{s}"], hk=t[f"hk{s}"], lk=t[f"lk{s}"])
+        if spec == DEFAULT:
+            e = self.events
+        else:
+            e = self.values.filter(self.values.spec == self.value_specs[spec])
+        t = _among(e.filter(e.key.isin(keys) & e.vd.notnull()), among)
+        t = t.select("patient_id", vdate=t.vd, hk=t.hk, lk=t.lk)
         if len(keys) > 1:  # pooled: the keys' maxima are the pooled maxima
             t = t.group_by("patient_id").agg(vdate=t.vdate.max(), hk=t.hk.max(), lk=t.lk.max())
         base = day_number(t.vdate) * SHIFT
-        none = ibis.null().cast("int64")
-        t = t.select(
+        return t.select(
             "patient_id",
             "vdate",
-            _hr=ibis.cases((t.hk >= base, t.hk - base), else_=none),
-            _lr=ibis.cases((t.lk >= base, SHIFT - 1 - (t.lk - base)), else_=none),
+            lo=_rank_case(t.lk >= base, SHIFT - 1 - (t.lk - base)),
+            hi=_rank_case(t.hk >= base, t.hk - base),
         )
-        hi = self.ranks.select(_hr2=self.ranks._rank, hi=self.ranks._value)
-        lo = self.ranks.select(_lr2=self.ranks._rank, lo=self.ranks._value)
-        t = t.left_join(hi, t._hr == hi._hr2).left_join(lo, t._lr == lo._lr2)
-        return t.select("patient_id", "vdate", "lo", "hi")
+
+    def meets(self, rank: ir.IntegerValue, op: str, value: float) -> ir.BooleanValue:
+        """Whether the value of ``rank`` is ``op value``, as a comparison of ranks: the values are
+        sorted, so "below 2.0" is "ranked below the first value not below 2.0". Exact, with no
+        join back to the values."""
+        below = bisect.bisect_left(self.rank_values, value)  # ranks of values < value
+        not_above = bisect.bisect_right(self.rank_values, value)  # ranks of values <= value
+        return {
+            "<": rank < below,
+            "<=": rank < not_above,
+            ">": rank >= not_above,
+            ">=": rank >= below,
+        }[op]
+
+    def decode(self, t: ir.Table, **columns: str) -> ir.Table:
+        """``t`` with rank columns turned into their values (``new=rank column``): for the few
+        places that compute with a value (Cockcroft–Gault)."""
+        out = t
+        for new, rank in columns.items():
+            r = self.ranks.select(**{f"_r_{new}": self.ranks._rank, new: self.ranks._value})
+            out = out.left_join(r, out[rank] == r[f"_r_{new}"]).drop(f"_r_{new}")
+        return out
+
+    def value_of(self, ranks: pa.Array) -> pa.Array:
+        """Values of ranks fetched to Python (null stays null)."""
+        values = pa.array(self.rank_values, pa.float64())
+        return pc.take(values, pc.cast(ranks, pa.int64()))
 
     def flag(self, p: CoPrescribedP | RepeatedValuesP) -> ir.Table:
         """patient_id, d: patients for whom a pairwise fact holds."""
@@ -298,7 +343,42 @@ def canonical_events(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
     )
 
 
+def _joined(evs: ir.Table, mem: ir.Table, ranks: ir.Table, *, with_values: bool) -> ir.Table:
+    j = evs.join(mem, evs.snomed_code == mem.code)
+    if with_values:
+        return j.join(ranks, j.value == ranks._value)
+    return j.left_join(ranks, j.value == ranks._value)
+
+
 def event_facts(
+    evs: ir.Table,
+    ranks: ir.Table,
+    *,
+    catalogue: Catalogue,
+    event_index: dict[str, int],
+    spec_index: dict[ValueSpec, int],
+) -> ir.Table:
+    """One pass over the events: per (patient, codelist) the first and last event and, for the
+    default value spec, the latest value-carrying date and the keys of the highest and lowest
+    value of it. No FILTER: a value-less row has a null key, which ``max`` skips; values of
+    codelists no rule reads as values cost a little and are never read."""
+    mem = membership(list(event_index), catalogue, event_index)
+    j = _joined(evs, mem, ranks, with_values=False)
+    aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
+    if DEFAULT in spec_index:
+        day = day_number(j.date) * SHIFT
+        aggs["vd"] = ibis.cases((j._rank.notnull(), j.date)).max()
+        aggs["hk"] = (day + j._rank).max()
+        aggs["lk"] = (day + (SHIFT - 1 - j._rank)).max()
+    t = j.group_by(["patient_id", "key"]).agg(**aggs)
+    t = t.mutate(key=t.key.cast("int32"))
+    if DEFAULT not in spec_index:
+        none = ibis.null()
+        t = t.mutate(vd=none.cast("date"), hk=none.cast("int64"), lk=none.cast("int64"))
+    return t
+
+
+def spec_values(
     evs: ir.Table,
     ranks: ir.Table,
     *,
@@ -308,28 +388,49 @@ def event_facts(
     event_index: dict[str, int],
     spec_index: dict[ValueSpec, int],
 ) -> ir.Table:
-    """One pass over the events: per (patient, codelist) the first and last event and, per value
-    spec, the latest value-carrying date and the keys of the highest and lowest value of it."""
-    mem = membership(list(event_index), catalogue, event_index)
-    j = evs.join(mem, evs.snomed_code == mem.code)
-    j = j.left_join(ranks, j.value == ranks._value)
-    aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
-    day = day_number(j.date) * SHIFT
+    """spec, patient_id, key, vd, hk, lk for every value spec but the default: each over the rows
+    of its own codelists only (a cut-off date, ignored comparators), so one narrow rule does not
+    add filtered aggregates to the pass over everyone's events."""
+    parts = []
     for spec, s in spec_index.items():
-        keys = sorted(event_index[n] for n in needs.values[spec])
-        has = j._rank.notnull()
+        if spec == DEFAULT:
+            continue
+        names = sorted(needs.values[spec])
+        mem = membership(names, catalogue, event_index)
+        j = _joined(evs, mem, ranks, with_values=True)
         if spec.before_days:
-            has &= j.date <= days_before(as_of, spec.before_days)
-        if len(keys) < len(event_index):
-            has &= j.key.isin(keys)
-        keep = has
+            j = j.filter(j.date <= days_before(as_of, spec.before_days))
+        day = day_number(j.date) * SHIFT
+        keep = ibis.literal(True)
         if spec.exclude_comparators:
-            keep &= j.comparator.isnull() | ~j.comparator.isin(spec.exclude_comparators)
-        aggs[f"vd{s}"] = j.date.max(where=has)
-        aggs[f"hk{s}"] = (day + j._rank).max(where=keep)
-        aggs[f"lk{s}"] = (day + (SHIFT - 1 - j._rank)).max(where=keep)
-    t = j.group_by(["patient_id", "key"]).agg(**aggs)
-    return t.mutate(key=t.key.cast("int32"))
+            keep = j.comparator.isnull() | ~j.comparator.isin(spec.exclude_comparators)
+        t = j.group_by(["patient_id", "key"]).agg(
+            vd=j.date.max(),
+            hk=ibis.cases((keep, day + j._rank)).max(),
+            lk=ibis.cases((keep, day + (SHIFT - 1 - j._rank))).max(),
+        )
+        parts.append(
+            t.select(
+                spec=ibis.literal(s, type="int32"),
+                patient_id=t.patient_id,
+                key=t.key.cast("int32"),
+                vd=t.vd,
+                hk=t.hk.cast("int64"),
+                lk=t.lk.cast("int64"),
+            )
+        )
+    if not parts:  # an empty table on the same backend
+        e = evs.filter(ibis.literal(False))
+        none = ibis.null()
+        return e.select(
+            spec=ibis.literal(0, type="int32"),
+            patient_id=e.patient_id,
+            key=ibis.literal(0, type="int32"),
+            vd=e.date,
+            hk=none.cast("int64"),
+            lk=none.cast("int64"),
+        )
+    return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
 
 
 def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:
@@ -408,16 +509,14 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
             name: stack.enter_context(cached(parts[name])) for name in ("pop", "issues", "flags")
         }
         ranks = stack.enter_context(cached(value_ranks(parts["evs"])))
-        events = event_facts(
-            parts["evs"],
-            ranks,
-            as_of=as_of,
-            catalogue=catalogue,
-            needs=needs,
-            event_index=parts["event_index"],
-            spec_index=parts["value_specs"],
-        )
+        rank_values = _rank_values(ranks)
+        index = {"event_index": parts["event_index"], "spec_index": parts["value_specs"]}
+        events = event_facts(parts["evs"], ranks, catalogue=catalogue, **index)
         tables["events"] = stack.enter_context(cached(events.order_by("key")))  # as issues
+        values = spec_values(
+            parts["evs"], ranks, as_of=as_of, catalogue=catalogue, needs=needs, **index
+        )
+        tables["values"] = stack.enter_context(cached(values.order_by(["spec", "key"])))
         yield Facts(
             as_of=as_of,
             drug_index=parts["drug_index"],
@@ -426,5 +525,15 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
             co_prescribed=list(needs.co_prescribed),
             repeated=list(needs.repeated),
             ranks=ranks,
+            rank_values=rank_values,
             **tables,
         )
+
+
+def _rank_values(ranks: ir.Table) -> list[float]:
+    """The distinct values in rank order, in Python (a few thousand)."""
+    t = ranks.order_by("_rank").to_pyarrow()
+    rank, value = t["_rank"].to_pylist(), t["_value"].to_pylist()
+    if rank != list(range(len(rank))):  # dense ranks from 0: the position is the rank
+        raise RuntimeError("value ranks are not dense from 0")
+    return value

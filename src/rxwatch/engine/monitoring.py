@@ -124,16 +124,18 @@ def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> i
     parts = [(f.dated([test.codelist], among=base), {"last_test": "last"})]
     cg = test.interval
     if cg is not None:
-        parts.append((f.value([cg.creatinine], among=base), {"creat_date": "vdate", "creat": "hi"}))
-        parts.append((f.value([cg.weight], among=base), {"weight": "lo"}))
+        creat = {"creat_date": "vdate", "creat_rank": "hi"}
+        parts.append((f.value([cg.creatinine], among=base), creat))
+        parts.append((f.value([cg.weight], among=base), {"weight_rank": "lo"}))
     for k, th in enumerate(test.thresholds):
         if th.analyte == "crcl":
             continue
         value = "lo" if th.op in ("<", "<=") else "hi"
-        names = {f"t{k}_date": "vdate", f"t{k}_value": value}
+        names = {f"t{k}_date": "vdate", f"t{k}_rank": value}
         parts.append((f.value([th.analyte], among=base), names))
     t = attach_all(base, parts)
     if cg is not None:
+        t = f.decode(t, creat="creat_rank", weight="weight_rank")
         computed = cockcroft_gault(cg, t)
         interval, initiation = computed["interval"], ibis.literal(False)
     else:
@@ -150,18 +152,20 @@ def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> i
         "cg_missing": computed.get("cg_missing", ibis.null()).cast("string"),
     }
     for k in range(slots):
-        date = value = meets = None
+        date = value = rank = meets = None
         if k < len(test.thresholds):
             th = test.thresholds[k]
             if th.analyte == "crcl":
                 if cg is None:
                     raise ValueError(f"{rule.id}.{test.id}: crcl needs a cockcroft_gault interval")
                 date, value = t.creat_date, computed["crcl"]
+                meets = compare(value, th.op, th.value)
             else:
-                date, value = t[f"t{k}_date"], t[f"t{k}_value"]
-            meets = compare(value, th.op, th.value)
+                date, rank = t[f"t{k}_date"], t[f"t{k}_rank"]
+                meets = f.meets(rank, th.op, th.value)
         cols[f"t{k}_date"] = (date if date is not None else ibis.null()).cast("date")
         cols[f"t{k}_value"] = (value if value is not None else ibis.null()).cast("float64")
+        cols[f"t{k}_rank"] = (rank if rank is not None else ibis.null()).cast("int64")
         cols[f"t{k}_meets"] = (meets if meets is not None else ibis.null()).cast("boolean")
     rows = t.select(**cols)
     return rows.filter(rows.interval_days.notnull())
@@ -197,12 +201,16 @@ def assess(rows: ir.Table, as_of: dt.date, slots: int) -> ir.Table:
         )
     )
     pick_value = [(t.threshold == k, t[f"t{k}_value"]) for k in range(slots)]
+    pick_rank = [(t.threshold == k, t[f"t{k}_rank"]) for k in range(slots)]
     pick_date = [(t.threshold == k, t[f"t{k}_date"]) for k in range(slots)]
     return t.mutate(
         last_date=ibis.cases(*pick_date, else_=t.last_test) if slots else t.last_test,
         last_value=ibis.cases(*pick_value, else_=ibis.null().cast("float64"))
         if slots
         else ibis.null().cast("float64"),
+        last_value_rank=ibis.cases(*pick_rank, else_=ibis.null().cast("int64"))
+        if slots
+        else ibis.null().cast("int64"),
         days_overdue=ibis.cases(
             (t.overdue & t.last_test.notnull(), T.delta(t.due_date, unit="day")),
             else_=ibis.null().cast("int64"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from rxwatch.engine.facts import Facts, ValueSpec, attach, compare
+from rxwatch.engine.facts import Facts, ValueSpec, attach
 from rxwatch.rules.model import LatestValueP, Predicate
 
 
@@ -54,7 +54,7 @@ def patients(p: Predicate, f: Facts) -> ir.Table:
             return f.flag(v).select("patient_id")
         case "latest_value":
             t = latest_value(v, f)
-            return t.filter(compare(t.value, v.op, v.value)).select("patient_id")
+            return t.filter(f.meets(t.rank, v.op, v.value)).select("patient_id")
         case "unresolved":
             t = f.dated(v.codelists)
             t = t.filter(t["first"] <= f.T(v.before_days))
@@ -64,11 +64,11 @@ def patients(p: Predicate, f: Facts) -> ir.Table:
 
 
 def latest_value(v: LatestValueP, f: Facts) -> ir.Table:
-    """patient_id, vdate, value: the value of the latest date that best meets the condition (the
-    lowest for < and <=, the highest for > and >=)."""
+    """patient_id, vdate, rank: the rank of the value of the latest date that best meets the
+    condition (the lowest for < and <=, the highest for > and >=)."""
     spec = ValueSpec(v.before_days, tuple(sorted(v.exclude_comparators)))
     t = f.value(v.codelists, spec)
-    return t.select("patient_id", "vdate", value=t.lo if v.op in ("<", "<=") else t.hi)
+    return t.select("patient_id", "vdate", rank=t.lo if v.op in ("<", "<=") else t.hi)
 
 
 def drug_codelists(p: Predicate | None) -> list[str]:

@@ -21,7 +21,8 @@ ROW_TYPES: dict[str, str] = {
     "rule_id": "string",
     "status": "string",
     "last_date": "date",
-    "last_value": "float64",
+    "last_value": "float64",  # a value computed in the query (CrCl)
+    "last_value_rank": "int64",  # or the rank of a stored value, looked up once rows are back
     "due_date": "date",
     "days_overdue": "int64",
     # for the reason only

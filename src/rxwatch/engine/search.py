@@ -8,6 +8,7 @@ written (``reasons.py``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import logging
@@ -15,7 +16,9 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -31,14 +34,20 @@ from rxwatch.engine.api import (
     SPECIALIST_SCHEMA,
     SearchResult,
 )
-from rxwatch.engine.facts import shared_facts
+from rxwatch.engine.backends import cached
+from rxwatch.engine.facts import Facts, shared_facts
 from rxwatch.engine.monitoring import assess, not_excluded, test_rows, threshold_slots, treated
 from rxwatch.engine.reasons import write_reasons
 from rxwatch.engine.rows import ROW_TYPES
 from rxwatch.rules.catalogue import Catalogue
+from rxwatch.rules.model import Rule
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+# Rules per query. One statement for the whole catalogue made Spark's analyser take minutes (its
+# cost grows faster than the plan); batches of this size cost DuckDB nothing measurable.
+BATCH = 8
 OUTPUT_TYPES = {**ROW_TYPES, "numerator": "int64", "denominator": "int64"}
 _ARROW = {
     "string": pa.string(),
@@ -48,6 +57,10 @@ _ARROW = {
     "int32": pa.int32(),
     "boolean": pa.bool_(),
 }
+
+
+def _batches(items: list[_T]) -> list[list[_T]]:
+    return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
 
 
 def _schema(types: dict[str, str]) -> pa.Schema:
@@ -99,31 +112,64 @@ def _as_output(t: ir.Table, kind: str) -> ir.Table:
     return t.select(**out)
 
 
+@contextlib.contextmanager
+def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[list[ir.Table]]:
+    """Each monitoring rule's patients (on the drug, in its population, not excluded), computed in
+    one query and cached: every test of a rule reads them several times (its rows, and the
+    narrowing of each fact it reads), and inlined they made the rules' query several times larger
+    to compile and to run."""
+    if not rules:
+        yield []
+        return
+    parts = [
+        not_excluded(r, treated(r, facts), facts).mutate(_rule=ibis.literal(i, type="int32"))
+        for i, r in enumerate(rules)
+    ]
+    with cached(_union(parts).order_by("_rule")) as t:  # type: ignore[union-attr]
+        yield [t.filter(t._rule == i).drop("_rule") for i in range(len(rules))]
+
+
+def _with_values(rows: pa.Table, facts: Facts) -> pa.Table:
+    """``last_value`` filled from ``last_value_rank`` where the query gave a rank, not a value."""
+    ranked = facts.value_of(rows["last_value_rank"])
+    value = pc.coalesce(rows["last_value"], ranked)
+    i = rows.schema.get_field_index("last_value")
+    return rows.set_column(i, "last_value", value).drop_columns(["last_value_rank"])
+
+
 def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -> SearchResult:
     """Every rule of ``catalogue`` over the canonical tables on ``con``, as of ``as_of``."""
     started = time.perf_counter()
     monitoring = [r for r in catalogue.rules if r.kind == "monitoring"]
     slots = threshold_slots(monitoring)
-    with shared_facts(con, as_of=as_of, catalogue=catalogue) as facts:
+    with (
+        shared_facts(con, as_of=as_of, catalogue=catalogue) as facts,
+        _rule_patients(monitoring, facts) as bases,
+    ):
         per_test = []
-        for rule in monitoring:
-            base = not_excluded(rule, treated(rule, facts), facts)
+        for rule, base in zip(monitoring, bases, strict=True):
             per_test.extend(test_rows(rule, t, base, facts, slots) for t in rule.tests)
-        parts = []
-        if per_test:
-            rows, indicators = _monitoring_outputs(assess(_union(per_test), as_of, slots))
-            parts += [_as_output(rows, "row"), _as_output(indicators, "indicator")]
-        for r in catalogue.rules:
-            if r.kind in ("safety_alert", "missed_diagnosis"):
-                c = compile_alert(r, facts)
-                parts += [_as_output(c.rows, "row"), _as_output(c.indicators, "indicator")]
+        queries = []
+        for tests in _batches(per_test):
+            rows, indicators = _monitoring_outputs(assess(_union(tests), as_of, slots))
+            queries.append([_as_output(rows, "row"), _as_output(indicators, "indicator")])
+        alerts = [r for r in catalogue.rules if r.kind in ("safety_alert", "missed_diagnosis")]
+        for batch in _batches(alerts):
+            compiled = [compile_alert(r, facts) for r in batch]
+            queries.append(
+                [_as_output(c.rows, "row") for c in compiled]
+                + [_as_output(c.indicators, "indicator") for c in compiled]
+            )
         specialist = [
             compile_specialist(r, facts) for r in catalogue.rules if r.kind == "specialist"
         ]
-        out = _fetch(con, _union(parts), _schema({"kind": "string", **OUTPUT_TYPES}))
+        schema = _schema({"kind": "string", **OUTPUT_TYPES})
+        out = pa.concat_tables(
+            [_fetch(con, _union(q), schema) for q in queries] or [schema.empty_table()]
+        )
         special = _fetch(con, _union(specialist), SPECIALIST_SCHEMA)
-    is_row = pc.equal(out["kind"], "row")
-    raw_rows = out.filter(is_row).select(list(ROW_TYPES))
+        is_row = pc.equal(out["kind"], "row")
+        raw_rows = _with_values(out.filter(is_row).select(list(ROW_TYPES)), facts)
     raw_indicators = (
         out.filter(pc.invert(is_row))
         .select(["practice", "rule_id", "numerator", "denominator"])
