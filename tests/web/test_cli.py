@@ -69,6 +69,30 @@ def test_run_search_command(store, catalogue, practice_a, monkeypatch):
     assert "P1" not in out.output and P1_NHS not in out.output
 
 
+def test_run_search_uses_the_organisations_codelists(store, catalogue, tmp_path, monkeypatch, db):
+    """RXWATCH_CODELISTS reaches the weekly search's catalogue (as it reaches the scorecards), and
+    --codelists overrides it."""
+    asked = []
+    monkeypatch.setattr(
+        "rxwatch.rules.catalogue.load_catalogue",
+        lambda **kw: asked.append(kw["codelists_dir"]) or catalogue,
+    )
+    monkeypatch.setattr(
+        "rxwatch.engine.search.run_search", lambda con, *, as_of, catalogue: overdue(as_of)
+    )
+    for name in ("setting", "option"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("RXWATCH_CODELISTS", str(tmp_path / "setting"))
+    runner = CliRunner()
+    args = ["run-search", "--store", str(store)]
+    assert runner.invoke(main, [*args, "--as-of", "2026-11-16"]).exit_code == 0
+    out = runner.invoke(
+        main, [*args, "--as-of", "2026-11-23", "--codelists", str(tmp_path / "option")]
+    )
+    assert out.exit_code == 0, out.output
+    assert asked == [tmp_path / "setting", tmp_path / "option"]
+
+
 def test_scorecard_backfill_loads_the_organisations_codelists(store, tmp_path, monkeypatch, db):
     """RXWATCH_CODELISTS reaches the backfill's catalogue, and --codelists overrides it."""
     from rxwatch.rules import catalogue as rules_catalogue
