@@ -732,10 +732,12 @@ class _Reader:
                      || 'pass --practice ODS for a single-practice extract' END
             WHERE p_col IS NULL AND refusal IS NULL AND practice IS NULL"""
         )
+        # A new table, not ADD COLUMN + UPDATE: rewriting every row in place took ~10 s at 1M.
         self.q(
-            f"""ALTER TABLE {t("pat")} ADD COLUMN status VARCHAR;
-            UPDATE {t("pat")} SET status = CASE WHEN p_col IS NOT NULL THEN 'problem'
-                                                WHEN refusal IS NOT NULL THEN 'refused' ELSE 'ok' END"""
+            f"""CREATE OR REPLACE TEMP TABLE {t("pat")} AS
+            SELECT *, CASE WHEN p_col IS NOT NULL THEN 'problem'
+                           WHEN refusal IS NOT NULL THEN 'refused' ELSE 'ok' END AS status
+            FROM {t("pat")} ORDER BY pk"""
         )
         self.q(
             f"""INSERT INTO {t("prob")} SELECT src, line, entry, {_PREFIX}where(entry, p_col),
