@@ -1161,9 +1161,10 @@ class _Reader:
             rep.skipped[what] = rep.skipped.get(what, 0) + n
         mapped = self.q(
             f"""SELECT 'Patient', count(*) FROM {t("pat")} WHERE status = 'ok'
-            UNION ALL SELECT rtype, count(DISTINCT (src, line, entry)) FROM {t("ev")}
+            UNION ALL SELECT rtype, count(*) FROM (
+              SELECT DISTINCT rtype, src, line, entry FROM {t("ev")}
               WHERE p_col IS NULL AND res_refusal IS NULL AND row_refusal IS NULL AND pstatus = 'ok'
-              GROUP BY rtype
+            ) GROUP BY rtype
             UNION ALL SELECT rtype, count(*) FROM {t("med")}
               WHERE p_col IS NULL AND refusal IS NULL AND pstatus = 'ok' GROUP BY rtype
             UNION ALL SELECT 'Organization', count(DISTINCT ods) FROM {t("org")}
