@@ -1,9 +1,10 @@
 """The weekly search: every rule of a catalogue over one backend, as of a date.
 
-``run_search`` builds the shared per-patient facts once (``facts.py``), caches them on the backend,
-compiles each rule to expressions over them, and runs two queries: the flagged rows of every rule, and
-the indicator counts of every rule. Only those small tables come back to Python, where reasons are
-written (``reasons.py``).
+``run_search`` builds the shared per-patient facts once (``facts.py``) and each monitoring rule's
+patients, caches them on the backend, compiles each rule to expressions over them, and runs the rules
+in batches (``BATCH`` per query), each query returning the batch's flagged rows and indicator counts.
+Only those small tables come back to Python, where values are looked up from their ranks and reasons
+are written (``reasons.py``). See ADR 0011.
 """
 
 from __future__ import annotations
@@ -101,8 +102,8 @@ def _monitoring_outputs(assessed: ir.Table) -> tuple[ir.Table, ir.Table]:
 
 
 def _as_output(t: ir.Table, kind: str) -> ir.Table:
-    """Rows and indicator counts in one shape, so that one query returns both: a search compiles
-    and runs a single statement over the cached facts (Ibis compiles shared parts once)."""
+    """Rows and indicator counts in one shape, so that one query returns both for a batch of
+    rules (Ibis compiles the parts they share once)."""
     out = {"kind": ibis.literal(kind, type="string")}
     for name, typ in OUTPUT_TYPES.items():
         src = "rule_id" if name == "rule_id" and "rule_id" not in t.columns else name
