@@ -1,7 +1,7 @@
 """The shape every compiled rule gives: flagged rows (with what the reason needs) and indicator counts.
 
-A compiled rule is two Ibis expressions over the facts table; the search unions the rows of all rules
-into one query and the indicator counts into another, so the backend runs two queries, not one per rule.
+A compiled rule is two Ibis expressions over the facts tables; the search unions the rows and counts
+of a batch of rules into one query, so the backend runs a few queries, not one per rule.
 Reasons are written in Python from the few columns below (``reasons.py``), where numbers and dates can
 be printed the same way whatever the backend.
 """
