@@ -231,7 +231,7 @@ def run_search_cmd(
     as_of: dt.date | None, store: Path | None, codelists: Path | None, organisation: str | None
 ) -> None:
     """The weekly search over the clinical store: opens, updates and closes monitoring cases."""
-    from rxwatch.config import codelists_dir, store_path
+    from rxwatch.config import store_path
     from rxwatch.web.bootstrap import setup
 
     setup(migrate=True)
@@ -240,7 +240,7 @@ def run_search_cmd(
     run = run_weekly_search(
         store=store or store_path(),
         as_of=as_of or dt.date.today(),
-        codelists_dir=codelists or codelists_dir(),  # the lists the scorecards and reports use
+        codelists_dir=codelists,
         organisation=organisation,
     )
     click.echo(

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rxwatch.rules.catalogue import Catalogue
 
 
 def data_dir() -> Path:
@@ -26,3 +30,13 @@ def codelists_dir() -> Path | None:
     takes them; None when the shipped lists are used."""
     folder = os.environ.get("RXWATCH_CODELISTS")
     return Path(folder) if folder else None
+
+
+def organisation_catalogue(override: Path | None = None) -> Catalogue:
+    """The rule catalogue an organisation works with: the shipped rules over its own codelists
+    (``override``, e.g. ``--codelists``; else ``$RXWATCH_CODELISTS``; else the shipped lists). One
+    place, so that the weekly search, the backfill, the scorecards and the CQC pack count the same
+    patients."""
+    from rxwatch.rules.catalogue import load_catalogue
+
+    return load_catalogue(codelists_dir=override or codelists_dir())

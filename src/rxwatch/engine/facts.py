@@ -207,9 +207,8 @@ class Facts:
     pop: ir.Table  # patient_id, practice, sex, age: registered and alive at T
     issues: ir.Table  # patient_id, key, first, last
     events: ir.Table  # patient_id, key, first, last, and for the default value spec vd, hk, lk
-    values: (
-        ir.Table
-    )  # spec, patient_id, key, vd, hk, lk: the other value specs, their codelists only
+    # spec, patient_id, key, vd, hk, lk: every other value spec, over its own codelists only
+    values: ir.Table
     ranks: ir.Table  # _value, _rank: every distinct value, ranked
     rank_values: list[float]  # the same in Python: rank_values[rank] is the value
     flags: ir.Table  # patient_id, flag, d
@@ -261,6 +260,12 @@ class Facts:
             lo=_rank_case(t.lk >= base, SHIFT - 1 - (t.lk - base)),
             hi=_rank_case(t.hk >= base, t.hk - base),
         )
+
+    @staticmethod
+    def end_for(op: str) -> str:
+        """Which of ``value``'s columns a threshold reads: the lowest value of the date for ``<``
+        and ``<=``, the highest for ``>`` and ``>=`` (any value of the date that breaches counts)."""
+        return "lo" if op in ("<", "<=") else "hi"
 
     def meets(self, rank: ir.IntegerValue, op: str, value: float) -> ir.BooleanValue:
         """Whether the value of ``rank`` is ``op value``, as a comparison of ranks: the values are
@@ -343,13 +348,6 @@ def canonical_events(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
     )
 
 
-def _joined(evs: ir.Table, mem: ir.Table, ranks: ir.Table, *, with_values: bool) -> ir.Table:
-    j = evs.join(mem, evs.snomed_code == mem.code)
-    if with_values:
-        return j.join(ranks, j.value == ranks._value)
-    return j.left_join(ranks, j.value == ranks._value)
-
-
 def event_facts(
     evs: ir.Table,
     ranks: ir.Table,
@@ -363,7 +361,8 @@ def event_facts(
     value of it. No FILTER: a value-less row has a null key, which ``max`` skips; values of
     codelists no rule reads as values cost a little and are never read."""
     mem = membership(list(event_index), catalogue, event_index)
-    j = _joined(evs, mem, ranks, with_values=False)
+    j = evs.join(mem, evs.snomed_code == mem.code)
+    j = j.left_join(ranks, j.value == ranks._value)  # every event: dates need the value-less too
     aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
     if DEFAULT in spec_index:
         day = day_number(j.date) * SHIFT
@@ -397,7 +396,8 @@ def spec_values(
             continue
         names = sorted(needs.values[spec])
         mem = membership(names, catalogue, event_index)
-        j = _joined(evs, mem, ranks, with_values=True)
+        j = evs.join(mem, evs.snomed_code == mem.code)
+        j = j.join(ranks, j.value == ranks._value)  # value-carrying events only
         if spec.before_days:
             j = j.filter(j.date <= days_before(as_of, spec.before_days))
         day = day_number(j.date) * SHIFT

@@ -130,8 +130,7 @@ def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> i
     for k, th in enumerate(test.thresholds):
         if th.analyte == "crcl":
             continue
-        value = "lo" if th.op in ("<", "<=") else "hi"
-        names = {f"t{k}_date": "vdate", f"t{k}_rank": value}
+        names = {f"t{k}_date": "vdate", f"t{k}_rank": Facts.end_for(th.op)}
         parts.append((f.value([th.analyte], among=base), names))
     t = attach_all(base, parts)
     if cg is not None:

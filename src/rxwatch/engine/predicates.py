@@ -68,7 +68,7 @@ def latest_value(v: LatestValueP, f: Facts) -> ir.Table:
     condition (the lowest for < and <=, the highest for > and >=)."""
     spec = ValueSpec(v.before_days, tuple(sorted(v.exclude_comparators)))
     t = f.value(v.codelists, spec)
-    return t.select("patient_id", "vdate", rank=t.lo if v.op in ("<", "<=") else t.hi)
+    return t.select("patient_id", "vdate", rank=t[Facts.end_for(v.op)])
 
 
 def drug_codelists(p: Predicate | None) -> list[str]:

@@ -212,12 +212,15 @@ def row_checks(
 
     kinds = {c.name: c.kind for c in table.columns}
 
-    def typed_in_source(name: str) -> bool:
-        value = table.name == "events" and name == "value"
-        return typed_source and (value or kinds[name] in ("date", "number", "integer"))
+    def is_value(name: str) -> bool:
+        return table.name == "events" and name == "value"
+
+    def trusted(name: str) -> bool:
+        """Typed by another reader: the column's type is its conversion check."""
+        return typed_source and (is_value(name) or kinds[name] in ("date", "number", "integer"))
 
     def conv(name: str, convert: Callable[[str], str]) -> str:
-        if typed is not None and (not typed_source or typed_in_source(name)):
+        if typed is not None and (not typed_source or trusted(name)):
             return typed(name)
         return convert(raw(name))
 
@@ -226,14 +229,12 @@ def row_checks(
         if col.name not in present:
             continue
         x = raw(col.name)
-        is_value = table.name == "events" and col.name == "value"
-        already_typed = typed_in_source(col.name)
         if col.required:
-            empty = f"{typed(col.name)} IS NULL" if already_typed and typed else f"{x} IS NULL"
-            checks.append(Check(empty, col.name, "required field is empty", False))
-        if already_typed:
-            pass
-        elif is_value:
+            empty = typed(col.name) if typed is not None and trusted(col.name) else x
+            checks.append(Check(f"{empty} IS NULL", col.name, "required field is empty", False))
+        if trusted(col.name):
+            continue  # a date, a number or nothing: no conversion to check
+        if is_value(col.name):
             checks.append(
                 Check(
                     f"{x} IS NOT NULL AND {conv(col.name, sql_value)} IS NULL",

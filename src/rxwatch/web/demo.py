@@ -286,18 +286,17 @@ def replay(
     """Search as of each week (oldest first), sync, then do that week's work."""
     from django.conf import settings
 
-    from rxwatch.config import codelists_dir
+    from rxwatch.config import organisation_catalogue
     from rxwatch.engine.backends import connect
     from rxwatch.engine.search import run_search, summary
     from rxwatch.extract.store import connect_store, current_practices
-    from rxwatch.rules.catalogue import load_catalogue
     from rxwatch.web.cases.weekly import run_weekly_search
     from rxwatch.web.organisations.models import User
 
     debug, settings.DEBUG = settings.DEBUG, False  # no SQL logging while replaying
     logging.getLogger("rxwatch.engine").setLevel(logging.WARNING)  # one line per week is enough
     try:
-        catalogue = load_catalogue(codelists_dir=codelists_dir())
+        catalogue = organisation_catalogue()
         import_ids = sorted({str(rec.id) for rec in current_practices(store).values()})
         duck = connect_store(store)
         duck.execute("SET enable_progress_bar = false")  # the replay prints one line per week

@@ -55,12 +55,12 @@ def run_weekly_search(
     For a replay (the demo): ``result`` is a search already run as of ``as_of`` on this store (it
     is synced instead of searching again); ``at`` is the run's recorded time (its start, its
     cases' and audit events' times; default now); ``catalogue`` is one already loaded, instead of
-    loading it (with ``codelists_dir``) on every call.
+    loading it (with ``codelists_dir``, else the organisation's codelists) on every call.
     """
+    from rxwatch.config import organisation_catalogue
     from rxwatch.engine.backends import connect
     from rxwatch.engine.search import run_search
     from rxwatch.extract.store import connect_store
-    from rxwatch.rules.catalogue import load_catalogue
 
     if result is not None and result.as_of != as_of:
         raise ValueError(f"the search given is as of {result.as_of}, not {as_of}")
@@ -68,7 +68,7 @@ def run_weekly_search(
         raise ValueError("give either a loaded catalogue or its codelists, not both")
     check_as_of(as_of)
     if catalogue is None:
-        catalogue = load_catalogue(codelists_dir=codelists_dir)
+        catalogue = organisation_catalogue(codelists_dir)
     duck = connect_store(store, read_only=True)
     try:
         if result is None:

@@ -131,13 +131,12 @@ class CqcPack:
 
 def schedules() -> list[Schedule]:
     """The monitoring schedule per drug group, in words, from the rule files."""
-    from rxwatch.config import codelists_dir
-    from rxwatch.rules.catalogue import load_catalogue
+    from rxwatch.config import organisation_catalogue
     from rxwatch.rules.describe import schedule_words, threshold_words
     from rxwatch.web.scorecards.services import codelist_warnings
 
     out = []
-    catalogue = load_catalogue(codelists_dir=codelists_dir())
+    catalogue = organisation_catalogue()
     unsupplied = set(catalogue.unsupplied_codelists)
     for rule in sorted(catalogue.rules, key=lambda r: (r.group, r.id)):
         if rule.kind == "monitoring":

@@ -36,20 +36,17 @@ def month_ends(today: dt.date, n: int = 12) -> list[dt.date]:
 def store_search(store: Path, codelists_dir: Path | None = None):
     """A ``Search`` over the clinical store (opened read-only once) and a function to close it.
 
-    ``codelists_dir`` defaults to the organisation's setting (``rxwatch.config.codelists_dir``), as
-    the scorecard pages and the CQC pack use it: a backfill with the shipped lists instead would
-    count a different population from the one the pages it fills describe.
+    ``codelists_dir`` overrides the organisation's codelists (``organisation_catalogue``): a
+    backfill with other lists than the scorecard pages' would count a different population from the
+    one the pages it fills describe.
     """
-    from rxwatch import config
+    from rxwatch.config import organisation_catalogue
     from rxwatch.engine.backends import connect
     from rxwatch.engine.search import run_search
     from rxwatch.extract.store import connect_store
-    from rxwatch.rules.catalogue import load_catalogue
     from rxwatch.web.cases.weekly import _current_imports
 
-    if codelists_dir is None:
-        codelists_dir = config.codelists_dir()
-    catalogue = load_catalogue(codelists_dir=codelists_dir)
+    catalogue = organisation_catalogue(codelists_dir)
     duck = connect_store(store, read_only=True)
     con = connect("duckdb", duckdb_con=duck)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from rxwatch.config import codelists_dir
+from rxwatch.config import organisation_catalogue
 from rxwatch.scorecard import (
     FunnelLimits,
     Rag,
@@ -132,10 +132,8 @@ def codelist_warnings(rule, unsupplied: set[str]) -> tuple[tuple[str, str], ...]
 def indicator_catalogue() -> dict[str, Indicator]:
     """rule_id → Indicator, from the shipped rule files (titles, groups, kinds, sources) and the
     organisation's codelists (which local ones are unsupplied)."""
-    from rxwatch.rules.catalogue import load_catalogue
-
     out: dict[str, Indicator] = {}
-    catalogue = load_catalogue(codelists_dir=codelists_dir())
+    catalogue = organisation_catalogue()
     unsupplied = set(catalogue.unsupplied_codelists)
     for rule in catalogue.rules:
         warnings = codelist_warnings(rule, unsupplied)
