@@ -9,7 +9,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from rxwatch.engine.facts import Facts
+from rxwatch.engine.facts import Classes, Facts
 
 VALUES = [-1.5, 0.0, 2.0, 2.5, 48.0, 120.0]  # the distinct values of a search, sorted: rank = index
 THRESHOLDS = [-2.0, -1.5, 0.0, 1.0, 2.0, 2.25, 48.0, 47.999, 120.0, 500.0]
@@ -25,8 +25,8 @@ def facts() -> Facts:
         ranks=None,  # type: ignore[arg-type]
         rank_values=VALUES,
         flags=None,  # type: ignore[arg-type]
-        drug_index={},
-        event_index={},
+        drug_classes=Classes(of={}, codes={}),
+        event_classes=Classes(of={}, codes={}),
         value_specs={},
         co_prescribed=[],
         repeated=[],

@@ -1,14 +1,16 @@
 """Shared per-patient facts: what every rule reads, computed once per search.
 
 Rules never scan the big tables themselves. The search joins medications and events once each to a
-small (code → codelist) membership table covering every codelist the catalogue names (a code may be in
-several lists: fbc ⊇ wbc, so the join is many-to-many) and aggregates per (patient, codelist):
+small (code → class) table and aggregates per (patient, class). A class is the codes that are in
+exactly the same codelists (``code_classes``): each code is in one class, so the join does not fan a
+row out to every list its code is in (fbc ⊇ wbc), and a codelist is the union of its classes, read
+pooled (``max`` of the classes' ``max``). See ADR 0012.
 
-* ``issues``: first and last issue on or before T, per drug codelist;
-* ``events``: first and last event on or before T, per codelist;
+* ``issues``: first and last issue on or before T, per drug class;
+* ``events``: first and last event on or before T, per class;
 * ``events`` also carries, for the default value rule (no cut-off, no ignored comparator), the latest
   value-carrying date and two sortable keys that give the lowest and highest value of that date;
-* ``values``: the same for every other value rule, over the rows of its own codelists only;
+* ``values``: the same for every other value rule, over the rows of its own codelists' classes only;
 * ``flags``: the few facts that need pairs of rows (co-prescribing, repeated values).
 
 These long tables and the population are cached on the backend; each rule is then a few joins over
@@ -136,17 +138,50 @@ def compare(x: ir.Value, op: str, value: float) -> ir.BooleanValue:
     return {"<": x < value, "<=": x <= value, ">": x > value, ">=": x >= value}[op]
 
 
-def membership(names: Iterable[str], catalogue: Catalogue, index: dict[str, int]) -> ir.Table:
-    """(code, key) for every code of every named codelist; a code in two lists gives two rows."""
-    codes: list[str] = []
-    keys: list[int] = []
-    for name in sorted(set(names)):
-        for code in sorted(catalogue.codelists[name].codes):
-            codes.append(code)
-            keys.append(index[name])
-    return ibis.memtable(
-        pa.table({"code": pa.array(codes, pa.string()), "key": pa.array(keys, pa.int32())})
+@dataclass(frozen=True)
+class Classes:
+    """Codes grouped by the exact set of named codelists they are in: ``of`` gives each codelist's
+    classes, ``codes`` each code's class (one each)."""
+
+    of: dict[str, tuple[int, ...]]
+    codes: dict[str, int]
+
+    def table(self, names: Iterable[str] | None = None) -> ir.Table:
+        """(code, key): the codes of ``names`` (all when None) with their class."""
+        keep = None if names is None else {k for n in names for k in self.of[n]}
+        pairs = sorted((c, k) for c, k in self.codes.items() if keep is None or k in keep)
+        return ibis.memtable(
+            pa.table(
+                {
+                    "code": pa.array([c for c, _ in pairs], pa.string()),
+                    "key": pa.array([k for _, k in pairs], pa.int32()),
+                }
+            )
+        )
+
+    def keys(self, names: Iterable[str]) -> list[int]:
+        return sorted({k for n in names for k in self.of[n]})
+
+
+def code_classes(names: Iterable[str], catalogue: Catalogue) -> Classes:
+    """Partition the codes of ``names`` by the lists they are in, numbered in a fixed order (a
+    search's classes, like its ranks, mean nothing outside it). An empty list has no classes."""
+    lists = sorted(set(names))
+    member: dict[str, list[str]] = {}
+    for name in lists:  # sorted, so each code's list of names is sorted too
+        for code in catalogue.codelists[name].codes:
+            member.setdefault(code, []).append(name)
+    number = {sig: i for i, sig in enumerate(sorted({tuple(m) for m in member.values()}))}
+    return Classes(
+        of={n: tuple(i for sig, i in number.items() if n in sig) for n in lists},
+        codes={code: number[tuple(m)] for code, m in member.items()},
     )
+
+
+def code_table(names: Iterable[str], catalogue: Catalogue) -> ir.Table:
+    """(code): every code of any of ``names``, once."""
+    codes = sorted({c for n in set(names) for c in catalogue.codelists[n].codes})
+    return ibis.memtable(pa.table({"code": pa.array(codes, pa.string())}))
 
 
 def attach(base: ir.Table, other: ir.Table, **names: str) -> ir.Table:
@@ -212,8 +247,8 @@ class Facts:
     ranks: ir.Table  # _value, _rank: every distinct value, ranked
     rank_values: list[float]  # the same in Python: rank_values[rank] is the value
     flags: ir.Table  # patient_id, flag, d
-    drug_index: dict[str, int]
-    event_index: dict[str, int]
+    drug_classes: Classes
+    event_classes: Classes
     value_specs: dict[ValueSpec, int]
     co_prescribed: list[CoPrescribedP]
     repeated: list[RepeatedValuesP]
@@ -224,7 +259,7 @@ class Facts:
     def issued(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
         """patient_id, first, last: issues of any of ``names`` pooled, on or before T (of the
         patients in ``among`` only, when given: a rule's few patients, not everyone's facts)."""
-        keys = sorted({self.drug_index[n] for n in names})
+        keys = self.drug_classes.keys(names)
         t = _among(self.issues.filter(self.issues.key.isin(keys)), among)
         if len(keys) == 1:
             return t.select("patient_id", "first", "last")
@@ -232,7 +267,7 @@ class Facts:
 
     def dated(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
         """patient_id, first, last: events of any of ``names`` pooled, on or before T."""
-        keys = sorted({self.event_index[n] for n in names})
+        keys = self.event_classes.keys(names)
         t = _among(self.events.filter(self.events.key.isin(keys)), among)
         if len(keys) == 1:
             return t.select("patient_id", "first", "last")
@@ -244,14 +279,14 @@ class Facts:
         """patient_id, vdate, lo, hi: the latest value-carrying date of ``names`` pooled and the
         ranks of the lowest and highest value of that date (null when every value of that date
         is ignored). Compare them with ``meets``; ``decode`` gives the values."""
-        keys = sorted({self.event_index[n] for n in names})
+        keys = self.event_classes.keys(names)
         if spec == DEFAULT:
             e = self.events
         else:
             e = self.values.filter(self.values.spec == self.value_specs[spec])
         t = _among(e.filter(e.key.isin(keys) & e.vd.notnull()), among)
         t = t.select("patient_id", vdate=t.vd, hk=t.hk, lk=t.lk)
-        if len(keys) > 1:  # pooled: the keys' maxima are the pooled maxima
+        if len(keys) > 1:  # pooled: the classes' maxima are the pooled maxima
             t = t.group_by("patient_id").agg(vdate=t.vdate.max(), hk=t.hk.max(), lk=t.lk.max())
         base = day_number(t.vdate) * SHIFT
         return t.select(
@@ -324,9 +359,9 @@ def population(con: ibis.BaseBackend, as_of: dt.date) -> ir.Table:
     )
 
 
-def _first_last(rows: ir.Table, code: str, date: str, mem: ir.Table) -> ir.Table:
-    """(patient_id, key, first, last) per codelist key, in one pass: each row joins the codelists
-    its code is in (a code in two lists gives two rows) and is aggregated at once."""
+def _first_last(rows: ir.Table, code: str, date: str, classes: Classes) -> ir.Table:
+    """(patient_id, key, first, last) per class, in one pass: each row joins its code's class."""
+    mem = classes.table()
     j = rows.join(mem, rows[code] == mem.code)
     return j.group_by(["patient_id", "key"]).agg(first=j[date].min(), last=j[date].max())
 
@@ -352,15 +387,14 @@ def event_facts(
     evs: ir.Table,
     ranks: ir.Table,
     *,
-    catalogue: Catalogue,
-    event_index: dict[str, int],
+    classes: Classes,
     spec_index: dict[ValueSpec, int],
 ) -> ir.Table:
-    """One pass over the events: per (patient, codelist) the first and last event and, for the
+    """One pass over the events: per (patient, class) the first and last event and, for the
     default value spec, the latest value-carrying date and the keys of the highest and lowest
     value of it. No FILTER: a value-less row has a null key, which ``max`` skips; values of
     codelists no rule reads as values cost a little and are never read."""
-    mem = membership(list(event_index), catalogue, event_index)
+    mem = classes.table()
     j = evs.join(mem, evs.snomed_code == mem.code)
     j = j.left_join(ranks, j.value == ranks._value)  # every event: dates need the value-less too
     aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
@@ -382,9 +416,8 @@ def spec_values(
     ranks: ir.Table,
     *,
     as_of: dt.date,
-    catalogue: Catalogue,
     needs: Needs,
-    event_index: dict[str, int],
+    classes: Classes,
     spec_index: dict[ValueSpec, int],
 ) -> ir.Table:
     """spec, patient_id, key, vd, hk, lk for every value spec but the default: each over the rows
@@ -394,8 +427,7 @@ def spec_values(
     for spec, s in spec_index.items():
         if spec == DEFAULT:
             continue
-        names = sorted(needs.values[spec])
-        mem = membership(names, catalogue, event_index)
+        mem = classes.table(needs.values[spec])
         j = evs.join(mem, evs.snomed_code == mem.code)
         j = j.join(ranks, j.value == ranks._value)  # value-carrying events only
         if spec.before_days:
@@ -436,9 +468,8 @@ def spec_values(
 def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:
     """The shared tables as expressions (not yet executed): one pass over each big table."""
     T = ibis.literal(as_of, type="date")
-    drugs = sorted(needs.drugs)
-    drug_index = {n: i for i, n in enumerate(drugs)}
-    event_index = {n: i for i, n in enumerate(sorted(needs.events))}
+    drug_classes = code_classes(needs.drugs, catalogue)
+    event_classes = code_classes(needs.events, catalogue)
     specs = sorted(needs.values, key=lambda s: (s.before_days, s.exclude_comparators))
     spec_index = {s: j for j, s in enumerate(specs)}
 
@@ -448,8 +479,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         dmd_code=meds.dmd_code.cast("string"),
         issue_date=meds.issue_date,
     )
-    mem = membership(drugs, catalogue, drug_index)
-    issues = _first_last(meds, "dmd_code", "issue_date", mem)
+    issues = _first_last(meds, "dmd_code", "issue_date", drug_classes)
 
     evs = canonical_events(con, as_of)
 
@@ -458,7 +488,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         recent = meds.filter(meds.issue_date > days_before(as_of, cp.recent_days))
 
         def issues_of(names: tuple[str, ...], recent: ir.Table = recent) -> ir.Table:
-            mem = membership(names, catalogue, {n: 0 for n in names})
+            mem = code_table(names, catalogue)
             r = recent.join(mem, recent.dmd_code == mem.code)
             return r.select("patient_id", d=r.issue_date).distinct()
 
@@ -469,7 +499,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         flag_parts.append(agg.select("patient_id", flag=ibis.literal(k, type="int32"), d=agg.d))
     for k, rv in enumerate(needs.repeated, start=len(needs.co_prescribed)):
         v = evs.filter(evs.value.notnull() & (evs.date > days_before(as_of, rv.within_days)))
-        mem = membership(rv.codelists, catalogue, {n: 0 for n in rv.codelists})
+        mem = code_table(rv.codelists, catalogue)
         v = v.join(mem, v.snomed_code == mem.code)
         v = v.filter(compare(v.value, rv.op, rv.value))
         agg = v.group_by("patient_id").agg(lo=v.date.min(), hi=v.date.max())
@@ -484,15 +514,15 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
 
     return {
         "pop": population(con, as_of),
-        # The long tables are stored in codelist order, so that reading one codelist skips the
+        # The long tables are stored in class order, so that reading one codelist skips the
         # rest (DuckDB's zone maps) instead of scanning every patient's facts.
         "issues": issues.select(
             "patient_id", key=issues.key.cast("int32"), first=issues["first"], last=issues["last"]
         ).order_by("key"),
         "evs": evs,
         "flags": flags,
-        "drug_index": drug_index,
-        "event_index": event_index,
+        "drug_classes": drug_classes,
+        "event_classes": event_classes,
         "value_specs": spec_index,
     }
 
@@ -510,17 +540,15 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
         }
         ranks = stack.enter_context(cached(value_ranks(parts["evs"])))
         rank_values = _rank_values(ranks)
-        index = {"event_index": parts["event_index"], "spec_index": parts["value_specs"]}
-        events = event_facts(parts["evs"], ranks, catalogue=catalogue, **index)
+        index = {"classes": parts["event_classes"], "spec_index": parts["value_specs"]}
+        events = event_facts(parts["evs"], ranks, **index)
         tables["events"] = stack.enter_context(cached(events.order_by("key")))  # as issues
-        values = spec_values(
-            parts["evs"], ranks, as_of=as_of, catalogue=catalogue, needs=needs, **index
-        )
+        values = spec_values(parts["evs"], ranks, as_of=as_of, needs=needs, **index)
         tables["values"] = stack.enter_context(cached(values.order_by(["spec", "key"])))
         yield Facts(
             as_of=as_of,
-            drug_index=parts["drug_index"],
-            event_index=parts["event_index"],
+            drug_classes=parts["drug_classes"],
+            event_classes=parts["event_classes"],
             value_specs=parts["value_specs"],
             co_prescribed=list(needs.co_prescribed),
             repeated=list(needs.repeated),

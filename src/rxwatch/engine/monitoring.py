@@ -51,7 +51,7 @@ def treated(rule: Rule, f: Facts) -> ir.Table:
 def exclusions(rule: Rule, f: Facts) -> list[Exclusion]:
     """The common secondary-care exclusion (when its codelist is loaded) plus the rule's own."""
     out = list(rule.exclusions)
-    if SECONDARY_CARE in f.event_index and all(e.codelist != SECONDARY_CARE for e in out):
+    if SECONDARY_CARE in f.event_classes.of and all(e.codelist != SECONDARY_CARE for e in out):
         out.append(Exclusion(codelist=SECONDARY_CARE, lookback_days=SECONDARY_CARE_DAYS))
     return out
 
