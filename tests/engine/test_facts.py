@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from types import SimpleNamespace
 
 import ibis
 import pyarrow as pa
 import pytest
 
-from rxwatch.engine.facts import Classes, Facts
+from rxwatch.engine.facts import Classes, Facts, code_classes, gather_needs
+from rxwatch.rules.catalogue import load_catalogue
 
 VALUES = [-1.5, 0.0, 2.0, 2.5, 48.0, 120.0]  # the distinct values of a search, sorted: rank = index
 THRESHOLDS = [-2.0, -1.5, 0.0, 1.0, 2.0, 2.25, 48.0, 47.999, 120.0, 500.0]
@@ -47,3 +49,34 @@ def test_meets_in_rank_space_is_meets_in_value_space(op: str, threshold: float) 
 def test_value_of_turns_ranks_back_into_values() -> None:
     ranks = pa.chunked_array([[4, None, 0], [5]], pa.int64())
     assert facts().value_of(ranks).to_pylist() == [48.0, None, -1.5, 120.0]
+
+
+def _lists(**codes: set[str]) -> SimpleNamespace:
+    """A stand-in catalogue: only ``codelists[name].codes`` is read."""
+    return SimpleNamespace(codelists={n: SimpleNamespace(codes=c) for n, c in codes.items()})
+
+
+def test_code_classes_group_codes_by_the_lists_they_are_in() -> None:
+    # fbc holds wbc's two codes and one of its own; platelets shares nothing; empty has no codes
+    cat = _lists(fbc={"1", "2", "3"}, wbc={"1", "2"}, platelets={"4"}, empty=set())
+    c = code_classes(["fbc", "wbc", "platelets", "empty"], cat)  # type: ignore[arg-type]
+    assert c.codes["1"] == c.codes["2"]  # same lists (fbc, wbc): one class
+    assert len({c.codes["1"], c.codes["3"], c.codes["4"]}) == 3
+    assert c.of["wbc"] == (c.codes["1"],)
+    assert set(c.of["fbc"]) == {c.codes["1"], c.codes["3"]}  # read pooled over two classes
+    assert c.of["empty"] == ()
+    assert c.keys(["wbc", "platelets"]) == sorted({c.codes["1"], c.codes["4"]})
+
+
+def test_each_shipped_list_is_exactly_the_union_of_its_classes() -> None:
+    cat = load_catalogue()
+    names = sorted(gather_needs(cat).events)
+    c = code_classes(names, cat)
+    members: dict[int, set[str]] = {}
+    for code, k in c.codes.items():
+        members.setdefault(k, set()).add(code)
+    for name in names:
+        got = set().union(*(members[k] for k in c.of[name])) if c.of[name] else set()
+        assert got == set(cat.codelists[name].codes), name
+    for codes in members.values():  # a class's codes are in exactly the same lists
+        assert len({frozenset(n for n in names if x in cat.codelists[n].codes) for x in codes}) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -553,7 +554,8 @@ def test_cli_import_out_of_memory_is_clean(
     monkeypatch.setattr(store, "MEMORY_LIMIT", "1MB")
     csv = CliRunner().invoke(main, ["import", str(practice_b_only(tmp_path)), "--store", str(db)])
     assert csv.exit_code == 2, csv.output  # the CSV reader says which file it was reading
-    assert "error: not enough memory to read practices.csv" in csv.output
+    # which file runs out first depends on what the process holds already: any of them will do
+    assert re.search(r"error: not enough memory to read (practices|patients)\.csv", csv.output)
     fhir = tmp_path / "fhir"
     tables_to_ndjson(open_extract(practice_b_only(tmp_path, "b2")), fhir)
     result = CliRunner().invoke(main, ["import", str(fhir), "--store", str(db)])

@@ -8,8 +8,8 @@ pooled (``max`` of the classes' ``max``). See ADR 0012.
 
 * ``issues``: first and last issue on or before T, per drug class;
 * ``events``: first and last event on or before T, per class;
-* ``events`` also carries, for the default value rule (no cut-off, no ignored comparator), the latest
-  value-carrying date and two sortable keys that give the lowest and highest value of that date;
+* ``events`` also carries, for the default value rule (no cut-off, no ignored comparator), two
+  sortable keys that give the latest value-carrying date and the highest and lowest value of it;
 * ``values``: the same for every other value rule, over the rows of its own codelists' classes only;
 * ``flags``: the few facts that need pairs of rows (co-prescribing, repeated values).
 
@@ -17,11 +17,11 @@ These long tables and the population are cached on the backend; each rule is the
 the patients it concerns (those on the drug, those with the hazard), never a pass over everyone's
 records.
 
-"Latest" is never an ``argmax``: ties on a date would be broken differently by DuckDB and Spark. The
-latest value-carrying date is a ``max``. For the values of that date, each distinct value gets its rank
-(``ranks``, a few thousand rows), and a row's key is ``day × 2³² + rank``: the ``max`` of the key is
-the highest value of the latest date, exactly, in the same single pass that finds the dates (a second
-key with the rank reversed gives the lowest). A threshold then holds if any value of that date meets
+"Latest" is never an ``argmax``: ties on a date would be broken differently by DuckDB and Spark. Each
+distinct value gets its rank (``ranks``, a few thousand rows), and a row's key is
+``day × 2³² + rank``: the ``max`` of the key is the latest value-carrying date (its day) and the
+highest value of that date, exactly, in the same single pass that finds the dates (a second key
+with the rank reversed gives the lowest). A threshold then holds if any value of that date meets
 it (the catalogue's conservative reading), and is compared as ranks (``Facts.meets``), so no rule
 joins back to the values. See ADR 0009 and 0011.
 """
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -215,8 +216,15 @@ def day_number(d: ir.DateValue) -> ir.IntegerValue:
     return d.delta(ibis.literal(EPOCH, type="date"), unit="day").cast("int64")
 
 
-def _among(t: ir.Table, among: ir.Table | None) -> ir.Table:
-    if among is None:
+def key_day(k: ir.IntegerValue) -> ir.DateValue:
+    """The date of a value's key (``day_number`` undone)."""
+    return ibis.literal(EPOCH, type="date") + (k // SHIFT).as_interval("D")
+
+
+def _among(t: ir.Table, among: ir.Table | None, pooled: bool) -> ir.Table:
+    """``t`` narrowed to ``among``'s patients before it is pooled. Unpooled, the caller's join
+    narrows it: a semi-join first would be a second join for nothing."""
+    if among is None or not pooled:
         return t
     ids = among.select(_among_id=among.patient_id)
     return t.semi_join(ids, t.patient_id == ids._among_id)
@@ -241,7 +249,7 @@ class Facts:
     as_of: dt.date
     pop: ir.Table  # patient_id, practice, sex, age: registered and alive at T
     issues: ir.Table  # patient_id, key, first, last
-    events: ir.Table  # patient_id, key, first, last, and for the default value spec vd, hk, lk
+    events: ir.Table  # patient_id, key, first, last, and for the default value spec hk, lk
     # spec, patient_id, key, vd, hk, lk: every other value spec, over its own codelists only
     values: ir.Table
     ranks: ir.Table  # _value, _rank: every distinct value, ranked
@@ -260,7 +268,7 @@ class Facts:
         """patient_id, first, last: issues of any of ``names`` pooled, on or before T (of the
         patients in ``among`` only, when given: a rule's few patients, not everyone's facts)."""
         keys = self.drug_classes.keys(names)
-        t = _among(self.issues.filter(self.issues.key.isin(keys)), among)
+        t = _among(self.issues.filter(self.issues.key.isin(keys)), among, len(keys) > 1)
         if len(keys) == 1:
             return t.select("patient_id", "first", "last")
         return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
@@ -268,7 +276,7 @@ class Facts:
     def dated(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
         """patient_id, first, last: events of any of ``names`` pooled, on or before T."""
         keys = self.event_classes.keys(names)
-        t = _among(self.events.filter(self.events.key.isin(keys)), among)
+        t = _among(self.events.filter(self.events.key.isin(keys)), among, len(keys) > 1)
         if len(keys) == 1:
             return t.select("patient_id", "first", "last")
         return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
@@ -280,11 +288,13 @@ class Facts:
         ranks of the lowest and highest value of that date (null when every value of that date
         is ignored). Compare them with ``meets``; ``decode`` gives the values."""
         keys = self.event_classes.keys(names)
-        if spec == DEFAULT:
-            e = self.events
+        if spec == DEFAULT:  # no value is ignored: the latest value's date is the day of hk
+            e = self.events.filter(self.events.key.isin(keys) & self.events.hk.notnull())
+            e = e.mutate(vd=key_day(e.hk))
         else:
             e = self.values.filter(self.values.spec == self.value_specs[spec])
-        t = _among(e.filter(e.key.isin(keys) & e.vd.notnull()), among)
+            e = e.filter(e.key.isin(keys) & e.vd.notnull())
+        t = _among(e, among, len(keys) > 1)
         t = t.select("patient_id", vdate=t.vd, hk=t.hk, lk=t.lk)
         if len(keys) > 1:  # pooled: the classes' maxima are the pooled maxima
             t = t.group_by("patient_id").agg(vdate=t.vdate.max(), hk=t.hk.max(), lk=t.lk.max())
@@ -391,23 +401,22 @@ def event_facts(
     spec_index: dict[ValueSpec, int],
 ) -> ir.Table:
     """One pass over the events: per (patient, class) the first and last event and, for the
-    default value spec, the latest value-carrying date and the keys of the highest and lowest
-    value of it. No FILTER: a value-less row has a null key, which ``max`` skips; values of
+    default value spec, the keys of the highest and lowest value of the latest value-carrying
+    date (the date is the keys' day). No FILTER: a value-less row has a null key, which ``max`` skips; values of
     codelists no rule reads as values cost a little and are never read."""
     mem = classes.table()
     j = evs.join(mem, evs.snomed_code == mem.code)
     j = j.left_join(ranks, j.value == ranks._value)  # every event: dates need the value-less too
     aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
-    if DEFAULT in spec_index:
+    if DEFAULT in spec_index:  # the latest value's date is the day of hk: no aggregate of its own
         day = day_number(j.date) * SHIFT
-        aggs["vd"] = ibis.cases((j._rank.notnull(), j.date)).max()
         aggs["hk"] = (day + j._rank).max()
         aggs["lk"] = (day + (SHIFT - 1 - j._rank)).max()
     t = j.group_by(["patient_id", "key"]).agg(**aggs)
     t = t.mutate(key=t.key.cast("int32"))
     if DEFAULT not in spec_index:
         none = ibis.null()
-        t = t.mutate(vd=none.cast("date"), hk=none.cast("int64"), lk=none.cast("int64"))
+        t = t.mutate(hk=none.cast("int64"), lk=none.cast("int64"))
     return t
 
 
@@ -556,6 +565,23 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
             rank_values=rank_values,
             **tables,
         )
+
+
+@contextlib.contextmanager
+def narrowed(f: Facts, patients: ir.Table) -> Iterator[Facts]:
+    """``f`` with the event facts cut to ``patients`` (cached): the monitoring tests read the
+    facts of the few patients on a monitored drug many times over, and each read then scans their
+    rows, not everyone's."""
+    from rxwatch.engine.backends import cached
+
+    ids = patients.select(_nid=patients.patient_id).distinct()
+    events = f.events.semi_join(ids, f.events.patient_id == ids._nid)
+    values = f.values.semi_join(ids, f.values.patient_id == ids._nid)
+    with (
+        cached(events.order_by("key")) as e,
+        cached(values.order_by(["spec", "key"])) as v,
+    ):
+        yield dataclasses.replace(f, events=e, values=v)
 
 
 def _rank_values(ranks: ir.Table) -> list[float]:

@@ -1,9 +1,10 @@
 """The alert predicate language (rules/model.py) compiled to sets of patients.
 
 A predicate compiles to a table of distinct ``patient_id``s for whom it holds, built from the shared
-facts: ``all`` is a chain of semi-joins, ``any`` a union, ``not`` the population minus the set (an
-anti-join). So "no PPI" holds for a patient with no PPI issue at all, and a rule's cost grows with the
-patients it concerns, not with the whole population's records.
+facts: ``all`` is a chain of semi-joins (and anti-joins for its ``not`` parts), ``any`` a union,
+``not`` elsewhere the population minus the set. So "no PPI" holds for a patient with no PPI issue
+at all, and a rule's cost grows with the patients it concerns, not with the whole population's
+records.
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ def patients(p: Predicate, f: Facts) -> ir.Table:
     v = p.value
     match p.key:
         case "all":
-            parts = [patients(q, f) for q in v]
-            out = parts[0]
-            for q in parts[1:]:
+            # "not X" inside "all" subtracts X from the others (an anti-join) rather than
+            # intersecting with everyone-but-X: the same patients of the population, without
+            # building everyone-but-X. Only population members are ever flagged or counted.
+            pos = [patients(q, f) for q in v if q.key != "not_"]
+            neg = [patients(q.value, f) for q in v if q.key == "not_"]
+            out = pos[0] if pos else f.pop.select("patient_id")
+            for q in pos[1:]:
                 out = out.semi_join(q, out.patient_id == q.patient_id)
+            for q in neg:
+                out = out.anti_join(q, out.patient_id == q.patient_id)
             return out
         case "any":
             parts = [patients(q, f) for q in v]

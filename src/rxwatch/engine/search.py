@@ -36,7 +36,7 @@ from rxwatch.engine.api import (
     SearchResult,
 )
 from rxwatch.engine.backends import cached
-from rxwatch.engine.facts import Facts, shared_facts
+from rxwatch.engine.facts import Facts, narrowed, shared_facts
 from rxwatch.engine.monitoring import assess, not_excluded, test_rows, threshold_slots, treated
 from rxwatch.engine.reasons import write_reasons
 from rxwatch.engine.rows import ROW_TYPES
@@ -114,20 +114,23 @@ def _as_output(t: ir.Table, kind: str) -> ir.Table:
 
 
 @contextlib.contextmanager
-def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[list[ir.Table]]:
+def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[tuple[Facts, list[ir.Table]]]:
     """Each monitoring rule's patients (on the drug, in its population, not excluded), computed in
     one query and cached: every test of a rule reads them several times (its rows, and the
     narrowing of each fact it reads), and inlined they made the rules' query several times larger
-    to compile and to run."""
+    to compile and to run. The facts come back narrowed to these patients (``narrowed``)."""
     if not rules:
-        yield []
+        yield facts, []
         return
     parts = [
         not_excluded(r, treated(r, facts), facts).mutate(_rule=ibis.literal(i, type="int32"))
         for i, r in enumerate(rules)
     ]
-    with cached(_union(parts).order_by("_rule")) as t:  # type: ignore[union-attr]
-        yield [t.filter(t._rule == i).drop("_rule") for i in range(len(rules))]
+    with (
+        cached(_union(parts).order_by("_rule")) as t,  # type: ignore[union-attr]
+        narrowed(facts, t) as near,
+    ):
+        yield near, [t.filter(t._rule == i).drop("_rule") for i in range(len(rules))]
 
 
 def _with_values(rows: pa.Table, facts: Facts) -> pa.Table:
@@ -145,11 +148,11 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
     slots = threshold_slots(monitoring)
     with (
         shared_facts(con, as_of=as_of, catalogue=catalogue) as facts,
-        _rule_patients(monitoring, facts) as bases,
+        _rule_patients(monitoring, facts) as (near, bases),
     ):
         per_test = []
         for rule, base in zip(monitoring, bases, strict=True):
-            per_test.extend(test_rows(rule, t, base, facts, slots) for t in rule.tests)
+            per_test.extend(test_rows(rule, t, base, near, slots) for t in rule.tests)
         queries = []
         for tests in _batches(per_test):
             rows, indicators = _monitoring_outputs(assess(_union(tests), as_of, slots))
