@@ -312,18 +312,21 @@ class Facts:
         and ``<=``, the highest for ``>`` and ``>=`` (any value of the date that breaches counts)."""
         return "lo" if op in ("<", "<=") else "hi"
 
-    def meets(self, rank: ir.IntegerValue, op: str, value: float) -> ir.BooleanValue:
-        """Whether the value of ``rank`` is ``op value``, as a comparison of ranks: the values are
-        sorted, so "below 2.0" is "ranked below the first value not below 2.0". Exact, with no
-        join back to the values."""
+    def rank_range(self, op: str, value: float) -> tuple[int, int]:
+        """[first, end): the ranks of the values that are ``op value``. The values are sorted, so
+        "below 2.0" is "ranked below the first value not below 2.0". Exact."""
         below = bisect.bisect_left(self.rank_values, value)  # ranks of values < value
         not_above = bisect.bisect_right(self.rank_values, value)  # ranks of values <= value
-        return {
-            "<": rank < below,
-            "<=": rank < not_above,
-            ">": rank >= not_above,
-            ">=": rank >= below,
-        }[op]
+        top = len(self.rank_values)
+        return {"<": (0, below), "<=": (0, not_above), ">": (not_above, top), ">=": (below, top)}[
+            op
+        ]
+
+    def meets(self, rank: ir.IntegerValue, op: str, value: float) -> ir.BooleanValue:
+        """Whether the value of ``rank`` is ``op value``, as a comparison of ranks (``rank_range``),
+        with no join back to the values."""
+        first, end = self.rank_range(op, value)
+        return rank < end if op in ("<", "<=") else rank >= first
 
     def decode(self, t: ir.Table, **columns: str) -> ir.Table:
         """``t`` with rank columns turned into their values (``new=rank column``): for the few

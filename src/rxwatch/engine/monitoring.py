@@ -6,10 +6,13 @@ phase = days since the earliest issue (day 0 = that issue, "≤ 42" covers days 
 last test or last test ≤ T − interval; out of range = not overdue and the latest value of an analyte
 dated in (T − interval, T] breaches; due soon = due within 14 days.
 
-Two stages, so that the SQL stays small however many rules there are. ``test_rows`` is per test: one
-row per patient in the test's denominator with its interval, last test and, per threshold, the latest
-value, its date and whether it meets the threshold. ``assess`` is generic: over the union of every
-test's rows it decides overdue, out of range and due soon once, in one expression.
+Two stages, so that the SQL stays small however many rules there are. The first gives one row per
+patient in each test's denominator with its interval, last test and, per threshold, the latest value,
+its date and whether it meets the threshold: ``tabled_rows`` for every test at once, from small
+tables of the tests (phases, codelist classes, thresholds) joined to the facts; ``test_rows``, an
+expression per test, for the Cockcroft–Gault tests whose interval is arithmetic on values. ``assess``
+is generic: over the union of those rows it decides overdue, out of range and due soon once, in one
+expression. See ADR 0012.
 """
 
 from __future__ import annotations
@@ -18,17 +21,20 @@ import datetime as dt
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from rxwatch.engine.facts import (
     SECONDARY_CARE,
     SECONDARY_CARE_DAYS,
+    SHIFT,
     Facts,
     attach_all,
     compare,
     days_before,
+    key_day,
 )
 from rxwatch.engine.rows import in_population
-from rxwatch.rules.model import CockcroftGaultInterval, Exclusion, Rule, Test
+from rxwatch.rules.model import CockcroftGaultInterval, Exclusion, Phase, Rule, Test
 
 DUE_SOON_DAYS = 14
 
@@ -168,6 +174,143 @@ def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> i
         cols[f"t{k}_meets"] = (meets if meets is not None else ibis.null()).cast("boolean")
     rows = t.select(**cols)
     return rows.filter(rows.interval_days.notnull())
+
+
+def _since(as_of: dt.date, phase: Phase) -> dt.date:
+    """A phase applies while the first issue is on or after this date (T − until_days)."""
+    return as_of - dt.timedelta(days=phase.until_days)
+
+
+# A date no first issue reaches: "no such phase". Small tables carry no nulls (``_memtable``).
+NEVER = dt.date(9999, 12, 31)
+
+
+def _memtable(columns: dict[str, tuple[list, pa.DataType]]) -> ir.Table:
+    """A small table of the rules' own numbers. Never a null: Ibis 12's PySpark backend turns an
+    integer column with a null into all nulls, and a null string into 'NaN'."""
+    for name, (values, _) in columns.items():
+        if any(v is None for v in values):
+            raise ValueError(f"null in the rules' table column {name}")
+    return ibis.memtable(pa.table({n: pa.array(v, t) for n, (v, t) in columns.items()}))
+
+
+def tabled_rows(
+    rules: list[Rule], patients: ir.Table, f: Facts, slots: int
+) -> tuple[ir.Table | None, list[tuple[Rule, Test]]]:
+    """What ``test_rows`` gives, for every test without a Cockcroft–Gault interval of every rule,
+    in one expression whatever the number of tests: the tests, their codelists' classes and their
+    thresholds are small tables joined to the rules' patients (``patients``: ``_rule`` is the
+    index in ``rules``) and the facts, not an expression each. Compiling one expression per test
+    cost more than running them. Returns the rows and the tests left to ``test_rows``.
+
+    A threshold is met when the rank of the value is in ``Facts.rank_range``, as in ``meets``."""
+    left: list[tuple[Rule, Test]] = []
+    tests: list[tuple[int, str, Test]] = []
+    for i, rule in enumerate(rules):
+        for t in rule.tests:
+            if t.interval is None:
+                tests.append((i, f"{rule.id}.{t.id}", t))
+            else:
+                left.append((rule, t))
+    if not tests:
+        return None, left
+    n_phases = max(len(t.phases) for _, _, t in tests)
+    T = f.as_of
+    spec: dict[str, tuple[list, pa.DataType]] = {
+        "_rule": ([i for i, _, _ in tests], pa.int32()),
+        "_test": (list(range(len(tests))), pa.int32()),
+        "rule_id": ([r for _, r, _ in tests], pa.string()),
+        # 0: no monitoring past the last phase (an interval is never 0 days)
+        "_maintenance": ([t.maintenance_days or 0 for _, _, t in tests], pa.int64()),
+        # in initiation while the first issue is on or after T − the last phase's bound
+        "_init_from": (
+            [_since(T, t.phases[-1]) if t.phases else NEVER for _, _, t in tests],
+            pa.date32(),
+        ),
+    }
+    for j in range(n_phases):
+        ph = [t.phases[j] if j < len(t.phases) else None for _, _, t in tests]
+        spec[f"_p{j}_from"] = ([NEVER if p is None else _since(T, p) for p in ph], pa.date32())
+        spec[f"_p{j}_days"] = ([0 if p is None else p.interval_days for p in ph], pa.int64())
+    test_table = _memtable(spec)
+    lists = {"_test": ([], pa.int32()), "_key": ([], pa.int32())}
+    thr = {
+        "_test": ([], pa.int32()),
+        "_slot": ([], pa.int32()),
+        "_key": ([], pa.int32()),
+        "_lo": ([], pa.bool_()),
+        "_rmin": ([], pa.int64()),
+        "_rmax": ([], pa.int64()),
+    }
+    for n, (_, _, t) in enumerate(tests):
+        for k in f.event_classes.keys([t.codelist]):
+            lists["_test"][0].append(n)
+            lists["_key"][0].append(k)
+        for slot, th in enumerate(t.thresholds):
+            rmin, rmax = f.rank_range(th.op, th.value)
+            for k in f.event_classes.keys([th.analyte]):
+                for name, v in zip(
+                    thr, (n, slot, k, Facts.end_for(th.op) == "lo", rmin, rmax), strict=True
+                ):
+                    thr[name][0].append(v)
+    list_table, thr_table = _memtable(lists), _memtable(thr)
+
+    w = patients.join(test_table, patients._rule == test_table._rule)
+    who = w.select(_t=w._test, _pid=w.patient_id)
+    e = f.events
+
+    # the latest test: the codelist's classes pooled
+    lt = who.join(list_table, who._t == list_table._test)
+    lt = lt.join(e, [lt._pid == e.patient_id, lt._key == e.key])
+    lt = lt.group_by(["_t", "_pid"]).agg(last_test=lt["last"].max())
+
+    # each threshold's latest value: its analyte's classes pooled, then read as in Facts.value
+    v = who.join(thr_table, who._t == thr_table._test)
+    v = v.join(e, [v._pid == e.patient_id, v._key == e.key])
+    v = v.filter(v.hk.notnull())
+    v = v.group_by(["_t", "_pid", "_slot", "_lo", "_rmin", "_rmax"]).agg(
+        hk=v.hk.max(), lk=v.lk.max()
+    )
+    base = (v.hk // SHIFT) * SHIFT
+    lo = ibis.cases((v.lk >= base, SHIFT - 1 - (v.lk - base)), else_=ibis.null().cast("int64"))
+    rank = ibis.cases((v._lo, lo), else_=v.hk - base)
+    v = v.select("_t", "_pid", "_slot", vdate=key_day(v.hk), rank=rank, rmin=v._rmin, rmax=v._rmax)
+    v = v.mutate(meets=((v["rank"] >= v.rmin) & (v["rank"] < v.rmax)).cast("int8"))
+    by_slot: dict[str, ir.Value] = {}
+    for k in range(slots):
+        here = v._slot == k
+        by_slot[f"t{k}_date"] = ibis.cases((here, v.vdate)).max()
+        by_slot[f"t{k}_rank"] = ibis.cases((here, v["rank"])).max()
+        by_slot[f"t{k}_meets"] = ibis.cases((here, v.meets)).max()
+    piv = v.group_by(["_t", "_pid"]).agg(**by_slot) if slots else None
+
+    t = w.left_join(lt, [w._test == lt._t, w.patient_id == lt._pid])
+    cols: dict[str, ir.Value] = {c: t[c] for c in w.columns}
+    cols["last_test"] = lt.last_test
+    t = t.select(**cols)
+    if piv is not None:
+        j = t.left_join(piv, [t._test == piv._t, t.patient_id == piv._pid])
+        t = j.select(**{c: t[c] for c in t.columns}, **{c: piv[c] for c in by_slot})
+    branches = [(t.first_issue >= t[f"_p{j}_from"], t[f"_p{j}_days"]) for j in range(n_phases)]
+    maintenance = t._maintenance.nullif(0)
+    interval = ibis.cases(*branches, else_=maintenance) if branches else maintenance
+    out: dict[str, ir.Value] = {
+        "practice": t.practice.cast("string"),
+        "patient_id": t.patient_id.cast("string"),
+        "rule_id": t.rule_id.cast("string"),
+        "interval_days": interval.cast("int64"),
+        "initiation": (t.first_issue >= t._init_from).cast("boolean"),
+        "last_test": t.last_test.cast("date"),
+        "crcl": ibis.null().cast("float64"),
+        "cg_missing": ibis.null().cast("string"),
+    }
+    for k in range(slots):
+        out[f"t{k}_date"] = t[f"t{k}_date"].cast("date")
+        out[f"t{k}_value"] = ibis.null().cast("float64")
+        out[f"t{k}_rank"] = t[f"t{k}_rank"].cast("int64")
+        out[f"t{k}_meets"] = (t[f"t{k}_meets"] == 1).cast("boolean")
+    rows = t.select(**out)
+    return rows.filter(rows.interval_days.notnull()), left
 
 
 def assess(rows: ir.Table, as_of: dt.date, slots: int) -> ir.Table:

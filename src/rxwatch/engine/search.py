@@ -1,10 +1,11 @@
 """The weekly search: every rule of a catalogue over one backend, as of a date.
 
 ``run_search`` builds the shared per-patient facts once (``facts.py``) and each monitoring rule's
-patients, caches them on the backend, compiles each rule to expressions over them, and runs the rules
-in batches (``BATCH`` per query), each query returning the batch's flagged rows and indicator counts.
-Only those small tables come back to Python, where values are looked up from their ranks and reasons
-are written (``reasons.py``). See ADR 0011.
+patients, caches them on the backend, and compiles the rules to expressions over them: every
+monitoring test in one query (``monitoring.tabled_rows``), the alerts in batches (``BATCH`` per
+query), each query returning flagged rows and indicator counts. Only those small tables come back to
+Python, where values are looked up from their ranks and reasons are written (``reasons.py``). See
+ADR 0011 and 0012.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ from rxwatch.engine.api import (
 )
 from rxwatch.engine.backends import cached
 from rxwatch.engine.facts import Facts, narrowed, shared_facts
-from rxwatch.engine.monitoring import assess, not_excluded, test_rows, threshold_slots, treated
+from rxwatch.engine.monitoring import (
+    assess,
+    not_excluded,
+    tabled_rows,
+    test_rows,
+    threshold_slots,
+    treated,
+)
 from rxwatch.engine.reasons import write_reasons
 from rxwatch.engine.rows import ROW_TYPES
 from rxwatch.rules.catalogue import Catalogue
@@ -114,13 +122,13 @@ def _as_output(t: ir.Table, kind: str) -> ir.Table:
 
 
 @contextlib.contextmanager
-def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[tuple[Facts, list[ir.Table]]]:
+def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[tuple[Facts, ir.Table | None]]:
     """Each monitoring rule's patients (on the drug, in its population, not excluded), computed in
     one query and cached: every test of a rule reads them several times (its rows, and the
     narrowing of each fact it reads), and inlined they made the rules' query several times larger
     to compile and to run. The facts come back narrowed to these patients (``narrowed``)."""
     if not rules:
-        yield facts, []
+        yield facts, None
         return
     parts = [
         not_excluded(r, treated(r, facts), facts).mutate(_rule=ibis.literal(i, type="int32"))
@@ -130,7 +138,7 @@ def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[tuple[Facts, lis
         cached(_union(parts).order_by("_rule")) as t,  # type: ignore[union-attr]
         narrowed(facts, t) as near,
     ):
-        yield near, [t.filter(t._rule == i).drop("_rule") for i in range(len(rules))]
+        yield near, t
 
 
 def _with_values(rows: pa.Table, facts: Facts) -> pa.Table:
@@ -148,14 +156,17 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
     slots = threshold_slots(monitoring)
     with (
         shared_facts(con, as_of=as_of, catalogue=catalogue) as facts,
-        _rule_patients(monitoring, facts) as (near, bases),
+        _rule_patients(monitoring, facts) as (near, patients),
     ):
-        per_test = []
-        for rule, base in zip(monitoring, bases, strict=True):
-            per_test.extend(test_rows(rule, t, base, near, slots) for t in rule.tests)
         queries = []
-        for tests in _batches(per_test):
-            rows, indicators = _monitoring_outputs(assess(_union(tests), as_of, slots))
+        if patients is not None:
+            tabled, left = tabled_rows(monitoring, patients, near, slots)
+            per_test = [] if tabled is None else [tabled]
+            for rule, test in left:
+                i = monitoring.index(rule)
+                base = patients.filter(patients._rule == i).drop("_rule")
+                per_test.append(test_rows(rule, test, base, near, slots))
+            rows, indicators = _monitoring_outputs(assess(_union(per_test), as_of, slots))
             queries.append([_as_output(rows, "row"), _as_output(indicators, "indicator")])
         alerts = [r for r in catalogue.rules if r.kind in ("safety_alert", "missed_diagnosis")]
         for batch in _batches(alerts):
