@@ -554,7 +554,10 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
         rank_values = _rank_values(ranks)
         index = {"classes": parts["event_classes"], "spec_index": parts["value_specs"]}
         events = event_facts(parts["evs"], ranks, **index)
-        tables["events"] = stack.enter_context(cached(events.order_by("key")))  # as issues
+        # Not sorted by class, unlike issues: the monitoring tests read the narrowed copy (sorted,
+        # ``narrowed``), and the alerts' few reads of everyone's events cost less than the sort
+        # of 9.4M rows at 1M patients (0.35 s).
+        tables["events"] = stack.enter_context(cached(events))
         values = spec_values(parts["evs"], ranks, as_of=as_of, needs=needs, **index)
         tables["values"] = stack.enter_context(cached(values.order_by(["spec", "key"])))
         yield Facts(
