@@ -237,6 +237,15 @@ def _rank_case(cond: ir.BooleanValue, rank: ir.IntegerValue) -> ir.IntegerValue:
     return ibis.cases((cond, rank), else_=ibis.null().cast("int64"))
 
 
+def rank_ends(
+    base: ir.IntegerValue, hk: ir.IntegerValue, lk: ir.IntegerValue
+) -> tuple[ir.IntegerValue, ir.IntegerValue]:
+    """(lowest, highest): the ranks of the lowest and highest value of the date whose keys start
+    at ``base`` (its day × 2³²), from the keys' maxima; null where a key is from an earlier date
+    (every value of that date was ignored)."""
+    return _rank_case(lk >= base, SHIFT - 1 - (lk - base)), _rank_case(hk >= base, hk - base)
+
+
 @dataclass
 class Facts:
     """The shared long tables of one search (cached on the backend) and how to read them.
@@ -298,13 +307,8 @@ class Facts:
         t = t.select("patient_id", vdate=t.vd, hk=t.hk, lk=t.lk)
         if len(keys) > 1:  # pooled: the classes' maxima are the pooled maxima
             t = t.group_by("patient_id").agg(vdate=t.vdate.max(), hk=t.hk.max(), lk=t.lk.max())
-        base = day_number(t.vdate) * SHIFT
-        return t.select(
-            "patient_id",
-            "vdate",
-            lo=_rank_case(t.lk >= base, SHIFT - 1 - (t.lk - base)),
-            hi=_rank_case(t.hk >= base, t.hk - base),
-        )
+        lo, hi = rank_ends(day_number(t.vdate) * SHIFT, t.hk, t.lk)
+        return t.select("patient_id", "vdate", lo=lo, hi=hi)
 
     @staticmethod
     def end_for(op: str) -> str:

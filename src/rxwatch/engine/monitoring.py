@@ -32,6 +32,7 @@ from rxwatch.engine.facts import (
     compare,
     days_before,
     key_day,
+    rank_ends,
 )
 from rxwatch.engine.rows import in_population
 from rxwatch.rules.model import CockcroftGaultInterval, Exclusion, Phase, Rule, Test
@@ -194,26 +195,12 @@ def _memtable(columns: dict[str, tuple[list, pa.DataType]]) -> ir.Table:
     return ibis.memtable(pa.table({n: pa.array(v, t) for n, (v, t) in columns.items()}))
 
 
-def tabled_rows(
-    rules: list[Rule], patients: ir.Table, f: Facts, slots: int
-) -> tuple[ir.Table | None, list[tuple[Rule, Test]]]:
-    """What ``test_rows`` gives, for every test without a Cockcroft–Gault interval of every rule,
-    in one expression whatever the number of tests: the tests, their codelists' classes and their
-    thresholds are small tables joined to the rules' patients (``patients``: ``_rule`` is the
-    index in ``rules``) and the facts, not an expression each. Compiling one expression per test
-    cost more than running them. Returns the rows and the tests left to ``test_rows``.
-
-    A threshold is met when the rank of the value is in ``Facts.rank_range``, as in ``meets``."""
-    left: list[tuple[Rule, Test]] = []
-    tests: list[tuple[int, str, Test]] = []
-    for i, rule in enumerate(rules):
-        for t in rule.tests:
-            if t.interval is None:
-                tests.append((i, f"{rule.id}.{t.id}", t))
-            else:
-                left.append((rule, t))
-    if not tests:
-        return None, left
+def _test_tables(
+    tests: list[tuple[int, str, Test]], f: Facts
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """The tests (rule index, rule_id, phases as "from" dates, maintenance), their codelists'
+    classes, and their thresholds (analyte classes, which end of the date's values, the rank
+    range that meets it): ``tabled_rows``'s small tables, numbered by the test's position."""
     n_phases = max(len(t.phases) for _, _, t in tests)
     T = f.as_of
     spec: dict[str, tuple[list, pa.DataType]] = {
@@ -253,7 +240,32 @@ def tabled_rows(
                     thr, (n, slot, k, Facts.end_for(th.op) == "lo", rmin, rmax), strict=True
                 ):
                     thr[name][0].append(v)
-    list_table, thr_table = _memtable(lists), _memtable(thr)
+    return test_table, _memtable(lists), _memtable(thr)
+
+
+def tabled_rows(
+    rules: list[Rule], patients: ir.Table, f: Facts, slots: int
+) -> tuple[ir.Table | None, list[tuple[int, Rule, Test]]]:
+    """What ``test_rows`` gives, for every test without a Cockcroft–Gault interval of every rule,
+    in one expression whatever the number of tests: the tests, their codelists' classes and their
+    thresholds are small tables joined to the rules' patients (``patients``: ``_rule`` is the
+    index in ``rules``) and the facts, not an expression each. Compiling one expression per test
+    cost more than running them. Returns the rows and the tests left to ``test_rows`` (with their
+    rule's index).
+
+    A threshold is met when the rank of the value is in ``Facts.rank_range``, as in ``meets``."""
+    left: list[tuple[int, Rule, Test]] = []
+    tests: list[tuple[int, str, Test]] = []
+    for i, rule in enumerate(rules):
+        for t in rule.tests:
+            if t.interval is None:
+                tests.append((i, f"{rule.id}.{t.id}", t))
+            else:
+                left.append((i, rule, t))
+    if not tests:
+        return None, left
+    test_table, list_table, thr_table = _test_tables(tests, f)
+    n_phases = max(len(t.phases) for _, _, t in tests)
 
     w = patients.join(test_table, patients._rule == test_table._rule)
     who = w.select(_t=w._test, _pid=w.patient_id)
@@ -271,9 +283,8 @@ def tabled_rows(
     v = v.group_by(["_t", "_pid", "_slot", "_lo", "_rmin", "_rmax"]).agg(
         hk=v.hk.max(), lk=v.lk.max()
     )
-    base = (v.hk // SHIFT) * SHIFT
-    lo = ibis.cases((v.lk >= base, SHIFT - 1 - (v.lk - base)), else_=ibis.null().cast("int64"))
-    rank = ibis.cases((v._lo, lo), else_=v.hk - base)
+    lo, hi = rank_ends((v.hk // SHIFT) * SHIFT, v.hk, v.lk)  # the date is hk's day
+    rank = ibis.cases((v._lo, lo), else_=hi)
     v = v.select("_t", "_pid", "_slot", vdate=key_day(v.hk), rank=rank, rmin=v._rmin, rmax=v._rmax)
     v = v.mutate(meets=((v["rank"] >= v.rmin) & (v["rank"] < v.rmax)).cast("int8"))
     by_slot: dict[str, ir.Value] = {}

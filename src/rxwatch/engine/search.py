@@ -123,9 +123,9 @@ def _as_output(t: ir.Table, kind: str) -> ir.Table:
 
 @contextlib.contextmanager
 def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[tuple[Facts, ir.Table | None]]:
-    """Each monitoring rule's patients (on the drug, in its population, not excluded), computed in
-    one query and cached: every test of a rule reads them several times (its rows, and the
-    narrowing of each fact it reads), and inlined they made the rules' query several times larger
+    """Every monitoring rule's patients (on the drug, in its population, not excluded) in one
+    cached table, the rule's index in ``_rule``: the tests' tables join it, a Cockcroft–Gault test
+    reads its rule's share, and inlined into each read they made the query several times larger
     to compile and to run. The facts come back narrowed to these patients (``narrowed``)."""
     if not rules:
         yield facts, None
@@ -162,8 +162,7 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
         if patients is not None:
             tabled, left = tabled_rows(monitoring, patients, near, slots)
             per_test = [] if tabled is None else [tabled]
-            for rule, test in left:
-                i = monitoring.index(rule)
+            for i, rule, test in left:
                 base = patients.filter(patients._rule == i).drop("_rule")
                 per_test.append(test_rows(rule, test, base, near, slots))
             rows, indicators = _monitoring_outputs(assess(_union(per_test), as_of, slots))
