@@ -64,11 +64,8 @@ def test_every_example_is_imported_or_refused_with_a_reason(tmp_path: Path) -> N
         },
         "Patient": {"no birthDate (age-based rules cannot apply)": 4},
     }
-    assert rep.skipped == {
-        "AllergyIntolerance": 1,
-        "List": 1,
-        "Bundle entries without a resource (requests)": 3,
-    }
+    assert rep.skipped_types == {"AllergyIntolerance": 1, "List": 1}
+    assert rep.skipped_other == {"Bundle entries without a resource (requests)": 3}
     assert rep.lookup == {"Medication": 5, "Organization": 2}
     # every resource in every file is accounted for
     assert rep.files == len(list(EXAMPLES.glob("*.json"))) - len(BROKEN)
@@ -257,7 +254,7 @@ def test_round_trip_gives_the_same_tables(tmp_path: Path) -> None:
     assert counts == {"Organization": 3, "Patient": 3, "MedicationRequest": 4, "Observation": 6}
     back = duckdb.connect()
     rep = read_fhir(back, tmp_path / "out")
-    assert rep.refused == {} and rep.skipped == {}
+    assert rep.refused == {} and rep.skipped_types == {} and rep.skipped_other == {}
     assert_same_tables(src, back)
 
 
@@ -595,5 +592,5 @@ def test_bulk_export_manifest_and_gzip(tmp_path: Path) -> None:
     write_ndjson(tmp_path / "Observation.ndjson", [obs()])
     con = duckdb.connect()
     rep = read_fhir(con, tmp_path)
-    assert rep.skipped == {"bulk-export manifest (not a resource)": 1}
+    assert rep.skipped_other == {"bulk-export manifest (not a resource)": 1}
     assert rep.rows["patients"] == 1 and rep.rows["events"] == 1

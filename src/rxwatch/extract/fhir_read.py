@@ -232,7 +232,8 @@ class FhirReadReport:
     read: dict[str, int] = field(default_factory=dict)  # per resourceType
     mapped: dict[str, int] = field(default_factory=dict)  # resources that gave at least one row
     lookup: dict[str, int] = field(default_factory=dict)  # read only to resolve references
-    skipped: dict[str, int] = field(default_factory=dict)  # types (or entries) we do not read
+    skipped_types: dict[str, int] = field(default_factory=dict)  # resource types we do not read
+    skipped_other: dict[str, int] = field(default_factory=dict)  # anything else left out, in words
     refused: dict[str, dict[str, int]] = field(default_factory=dict)  # type -> reason -> count
     refused_at: dict[str, list[str]] = field(default_factory=dict)  # reason -> first locations
     notes: dict[str, int] = field(default_factory=dict)  # kept, with something left out
@@ -253,7 +254,7 @@ class FhirReadReport:
         )
         if self.refused_total:
             out += f"; refused {self.refused_total}"
-        skipped = sum(self.skipped.values())
+        skipped = sum(self.skipped_types.values()) + sum(self.skipped_other.values())
         if skipped:
             out += f"; skipped {skipped} of types not read"
         return out
@@ -266,10 +267,7 @@ class FhirReadReport:
         for rtype, reasons in sorted(self.refused.items()):
             for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
                 lines.append(f"refused {n:,} {rtype}: {reason}")
-        types = sorted(
-            ((what, n) for what, n in self.skipped.items() if _is_type(what)),
-            key=lambda kv: (-kv[1], kv[0]),
-        )
+        types = sorted(self.skipped_types.items(), key=lambda kv: (-kv[1], kv[0]))
         if types:
             total = sum(n for _, n in types)
             shown = ", ".join(f"{what} {n:,}" for what, n in types[:SHOWN_TYPES])
@@ -279,9 +277,8 @@ class FhirReadReport:
                 f"skipped {total:,} resource{'' if total == 1 else 's'} of"
                 f" {'a type' if total == 1 else 'types'} the reader does not use ({shown})"
             )
-        for what, n in sorted(self.skipped.items()):
-            if not _is_type(what):
-                lines.append(f"skipped {n:,} {what}")
+        for what, n in sorted(self.skipped_other.items()):
+            lines.append(f"skipped {n:,} {what}")
         for what, n in sorted(self.notes.items()):
             lines.append(f"note: {n:,} × {what}")
         return tuple(lines)
@@ -293,7 +290,7 @@ class FhirReadReport:
             for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
                 at = "; ".join(self.refused_at.get(f"{rtype}: {reason}", []))
                 lines.append(f"  refused {n} {rtype}: {reason}" + (f" (e.g. {at})" if at else ""))
-        for what, n in sorted(self.skipped.items()):
+        for what, n in sorted({**self.skipped_types, **self.skipped_other}.items()):
             lines.append(f"  skipped {n} {what}")
         for what, n in sorted(self.notes.items()):
             lines.append(f"  note: {n} × {what}")
@@ -1139,13 +1136,13 @@ class _Reader:
                 rep.lookup[rtype] = n
             elif rtype not in MAPPED_TYPES:
                 what = "Bundle (nested)" if rtype == "Bundle" else _shown_type(rtype)
-                rep.skipped[what] = rep.skipped.get(what, 0) + n
+                rep.skipped_types[what] = rep.skipped_types.get(what, 0) + n
         manifests = self.q(f"SELECT count(*) FROM {t('misc')} WHERE bad = 'manifest'").fetchone()[0]
         if manifests:
-            rep.skipped["bulk-export manifest (not a resource)"] = manifests
+            rep.skipped_other["bulk-export manifest (not a resource)"] = manifests
         entries = self.q(f"SELECT count(*) FROM {t('misc')} WHERE bad = 'noresource'").fetchone()[0]
         if entries:
-            rep.skipped["Bundle entries without a resource (requests)"] = entries
+            rep.skipped_other["Bundle entries without a resource (requests)"] = entries
         for btype, n in self.q(
             f"""SELECT json_extract_string(doc, '$.type'), count(*) FROM {t("misc")}
                 WHERE rtype = 'Bundle' AND entry IS NULL AND bad IS NULL
@@ -1158,7 +1155,7 @@ class _Reader:
                 if _is_code(btype)
                 else "Bundle of an unrecognised type (not read)"
             )
-            rep.skipped[what] = rep.skipped.get(what, 0) + n
+            rep.skipped_other[what] = rep.skipped_other.get(what, 0) + n
         mapped = self.q(
             f"""SELECT 'Patient', count(*) FROM {t("pat")} WHERE status = 'ok'
             UNION ALL SELECT rtype, count(*) FROM (
@@ -1189,11 +1186,6 @@ class _Reader:
         for table in ("practices", "patients", "medications", "events"):
             rep.rows[table] = self.q(f"SELECT count(*) FROM {table}").fetchone()[0]
         return rep
-
-
-def _is_type(skipped: str) -> bool:
-    """Whether a key of ``FhirReadReport.skipped`` is a resource type (the others are sentences)."""
-    return skipped in ("Bundle (nested)", _UNRECOGNISED_TYPE) or " " not in skipped
 
 
 def _shown_type(rtype: str) -> str:
