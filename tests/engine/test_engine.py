@@ -8,7 +8,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tests.engine.fixtures.extract import Extract, T, ago, indicator, row, rows
+from tests.engine.fixtures.extract import (
+    Extract,
+    T,
+    ago,
+    fixture_catalogue,
+    indicator,
+    row,
+    rows,
+)
+
+from rxwatch.engine.search import run_search
+from rxwatch.rules.catalogue import Catalogue
+from rxwatch.rules.model import Population
 
 # --- population and treatment --------------------------------------------------------------------
 
@@ -35,6 +47,29 @@ def test_age_is_whole_years_at_t():
     r = x.search("pincer.gi_p3a")
     assert [p["patient_id"] for p in rows(r)] == ["65-today"]
     assert indicator(r, "pincer.gi_p3a") == (1, 1)
+
+
+def test_a_monitoring_rules_own_population_limits_age_and_sex():
+    """A rule's own population (here methotrexate limited to women and unknown sex aged 40 to 60,
+    bounds included) applies with every rule's patients computed together (ADR 0012)."""
+    cat = fixture_catalogue()
+    mtx = cat.rule("methotrexate").model_copy(
+        update={"population": Population(min_age=40, max_age=60, sexes=("F", "U"))}
+    )
+    x = Extract()
+    for pid, age, sex in [
+        ("f50", 50, "F"),
+        ("u50", 50, "U"),
+        ("m50", 50, "M"),
+        ("f40", 40, "F"),
+        ("f60", 60, "F"),
+        ("f39", 39, "F"),
+        ("f61", 61, "F"),
+    ]:
+        x.patient(pid, age=age, sex=sex).issue(pid, "methotrexate", 200, 5)
+    r = run_search(x.ibis(), as_of=T, catalogue=Catalogue((mtx,), cat.codelists))
+    assert {p["patient_id"] for p in rows(r, "methotrexate.fbc")} == {"f50", "u50", "f40", "f60"}
+    assert indicator(r, "methotrexate.fbc") == (0, 4)
 
 
 def test_on_treatment_means_an_issue_in_the_last_90_days():

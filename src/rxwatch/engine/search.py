@@ -40,11 +40,10 @@ from rxwatch.engine.backends import cached
 from rxwatch.engine.facts import Facts, narrowed, shared_facts
 from rxwatch.engine.monitoring import (
     assess,
-    not_excluded,
     tabled_rows,
     test_rows,
     threshold_slots,
-    treated,
+    treated_all,
 )
 from rxwatch.engine.reasons import write_reasons
 from rxwatch.engine.rows import ROW_TYPES
@@ -130,12 +129,8 @@ def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[tuple[Facts, ir.
     if not rules:
         yield facts, None
         return
-    parts = [
-        not_excluded(r, treated(r, facts), facts).mutate(_rule=ibis.literal(i, type="int32"))
-        for i, r in enumerate(rules)
-    ]
     with (
-        cached(_union(parts).order_by("_rule")) as t,  # type: ignore[union-attr]
+        cached(treated_all(rules, facts).order_by("_rule")) as t,
         narrowed(facts, t) as near,
     ):
         yield near, t
