@@ -65,19 +65,18 @@ def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
     no age or sex limit, a patient whose age or sex is unknown stays in, as in ``in_population``.
     """
     T = f.as_of
-    n = range(len(rules))
+    trs = [r.treatment for r in rules if r.treatment is not None]
+    assert len(trs) == len(rules), "every monitoring rule has a treatment"
     pops = [r.population for r in rules]
-    trs = [r.treatment for r in rules]
-    assert all(tr is not None for tr in trs)
-    min_first = [tr.min_days_since_first_issue for tr in trs]  # type: ignore[union-attr]
+
+    def before(days: int | None) -> dt.date:
+        return NEVER if days is None else T - dt.timedelta(days=days)
+
     table = _memtable(
         {
-            "_rule": (list(n), pa.int32()),
-            "_on_after": ([T - dt.timedelta(days=tr.lookback_days) for tr in trs], pa.date32()),  # type: ignore[union-attr]
-            "_first_by": (
-                [NEVER if d is None else T - dt.timedelta(days=d) for d in min_first],
-                pa.date32(),
-            ),
+            "_rule": (list(range(len(rules))), pa.int32()),
+            "_on_after": ([before(tr.lookback_days) for tr in trs], pa.date32()),
+            "_first_by": ([before(tr.min_days_since_first_issue) for tr in trs], pa.date32()),
             "_has_min": ([p.min_age is not None for p in pops], pa.bool_()),
             "_min_age": ([p.min_age or 0 for p in pops], pa.int32()),
             "_has_max": ([p.max_age is not None for p in pops], pa.bool_()),
@@ -89,7 +88,7 @@ def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
             },
         }
     )
-    drug_rows = [(i, k) for i, tr in enumerate(trs) for k in f.drug_classes.keys(tr.codelists)]  # type: ignore[union-attr]
+    drug_rows = [(i, k) for i, tr in enumerate(trs) for k in f.drug_classes.keys(tr.codelists)]
     drugs = _memtable(
         {
             "_rule": ([i for i, _ in drug_rows], pa.int32()),
@@ -97,7 +96,7 @@ def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
         }
     )
     ex_rows = [
-        (i, k, T - dt.timedelta(days=e.lookback_days))
+        (i, k, before(e.lookback_days))
         for i, r in enumerate(rules)
         for e in exclusions(r, f)
         for k in f.event_classes.keys([e.codelist])
@@ -114,9 +113,8 @@ def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
     on = iss.group_by(["_rule", "patient_id"]).agg(first=iss["first"].min(), last=iss["last"].max())
     on = on.join(table, on._rule == table._rule)
     on = on.filter((on["last"] > on._on_after) & (on["first"] <= on._first_by))
-    on = on.select("_rule", _pid=on.patient_id, first_issue=on["first"], **{
-        c: on[c] for c in table.columns if c != "_rule"
-    })  # fmt: skip
+    limits = {c: on[c] for c in table.columns if c != "_rule"}
+    on = on.select("_rule", _pid=on.patient_id, first_issue=on["first"], **limits)
     t = f.pop.join(on, f.pop.patient_id == on._pid)
     sex = t.sex
     in_pop = (
