@@ -356,7 +356,8 @@ def tabled_rows(
     lo, hi = rank_ends((v.hk // SHIFT) * SHIFT, v.hk, v.lk)  # the date is hk's day
     rank = ibis.cases((v._lo, lo), else_=hi)
     v = v.select("_t", "_pid", "_slot", vdate=key_day(v.hk), rank=rank, rmin=v._rmin, rmax=v._rmax)
-    v = v.mutate(meets=((v["rank"] >= v.rmin) & (v["rank"] < v.rmax)).cast("int8"))
+    # int32: PostgreSQL casts a boolean to int4, not to int2 or int8
+    v = v.mutate(meets=((v["rank"] >= v.rmin) & (v["rank"] < v.rmax)).cast("int32"))
     by_slot: dict[str, ir.Value] = {}
     for k in range(slots):
         here = v._slot == k

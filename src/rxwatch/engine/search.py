@@ -96,7 +96,8 @@ def _monitoring_outputs(assessed: ir.Table) -> tuple[ir.Table, ir.Table]:
         }
     )
     indicators = assessed.group_by(["practice", "rule_id"]).agg(
-        numerator=(~assessed.overdue).cast("int64").sum().cast("int64"),
+        # via int32: PostgreSQL casts a boolean to int4, not to int8
+        numerator=(~assessed.overdue).cast("int32").sum().cast("int64"),
         denominator=assessed.count().cast("int64"),
     )
     indicators = indicators.select(
