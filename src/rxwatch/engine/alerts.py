@@ -47,7 +47,9 @@ def compile_alert(rule: Rule, f: Facts) -> Compiled:
     else:
         at_risk = pop
     hazard = patients(rule.hazard, f)
-    flagged = at_risk.semi_join(hazard, at_risk.patient_id == hazard.patient_id)
+    # IN, not a semi-join: the rows are joined again below, and under Ibis 12 / sqlglot 30 a
+    # semi-join followed by a join in one SELECT reaches PostgreSQL as "LEFT SEMI JOIN"
+    flagged = at_risk.filter(at_risk.patient_id.isin(hazard.patient_id))
     denominator = at_risk if rule.kind == "safety_alert" else pop
     counts = _counts(denominator, flagged, rule.id)
 
