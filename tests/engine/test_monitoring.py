@@ -12,6 +12,6 @@ def test_rules_tables_refuse_nulls() -> None:
     # Ibis 12 on PySpark turns an integer column holding a null into all nulls: a phase interval
     # would vanish on Spark only. The tables use 0 and NEVER instead, and a null is refused.
     with pytest.raises(ValueError, match="column _maintenance"):
-        _memtable({"_maintenance": ([84, None], pa.int64())})
-    t = _memtable({"_maintenance": ([84, 0], pa.int64())})
+        _memtable({"_maintenance": pa.int64()}, [(84,), (None,)])
+    t = _memtable({"_maintenance": pa.int64()}, [(84,), (0,)])
     assert t.to_pyarrow()["_maintenance"].to_pylist() == [84, 0]

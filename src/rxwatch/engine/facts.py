@@ -61,6 +61,10 @@ class ValueSpec:
     before_days: int = 0
     exclude_comparators: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, p: LatestValueP) -> ValueSpec:
+        return cls(p.before_days, tuple(sorted(p.exclude_comparators)))
+
 
 @dataclass
 class Needs:
@@ -111,9 +115,7 @@ def _rule_needs(rule: Rule, needs: Needs) -> None:
         for p in walk(top):
             v = p.value
             if isinstance(v, LatestValueP):
-                needs.value(
-                    v.codelists, ValueSpec(v.before_days, tuple(sorted(v.exclude_comparators)))
-                )
+                needs.value(v.codelists, ValueSpec.of(v))
             elif isinstance(v, CoPrescribedP):
                 needs.drugs.update((*v.a, *v.b))
                 if v not in needs.co_prescribed:
@@ -179,12 +181,6 @@ def code_classes(names: Iterable[str], catalogue: Catalogue) -> Classes:
     )
 
 
-def code_table(names: Iterable[str], catalogue: Catalogue) -> ir.Table:
-    """(code): every code of any of ``names``, once."""
-    codes = sorted({c for n in set(names) for c in catalogue.codelists[n].codes})
-    return ibis.memtable(pa.table({"code": pa.array(codes, pa.string())}))
-
-
 def attach(base: ir.Table, other: ir.Table, **names: str) -> ir.Table:
     """Left-join a per-patient table onto ``base``, taking its columns under new names."""
     return attach_all(base, [(other, names)])
@@ -230,11 +226,28 @@ def _among(t: ir.Table, among: ir.Table | None, pooled: bool) -> ir.Table:
     return t.semi_join(ids, t.patient_id == ids._among_id)
 
 
+def _first_last_of(t: ir.Table, keys: list[int], among: ir.Table | None) -> ir.Table:
+    """patient_id, first, last over the classes ``keys`` of a facts table, pooled."""
+    t = _among(t.filter(t.key.isin(keys)), among, len(keys) > 1)
+    if len(keys) == 1:
+        return t.select("patient_id", "first", "last")
+    return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
+
+
 DEFAULT = ValueSpec()
 
 
 def _rank_case(cond: ir.BooleanValue, rank: ir.IntegerValue) -> ir.IntegerValue:
     return ibis.cases((cond, rank), else_=ibis.null().cast("int64"))
+
+
+def value_keys(
+    date: ir.DateValue, rank: ir.IntegerValue
+) -> tuple[ir.IntegerValue, ir.IntegerValue]:
+    """(hk, lk): a value's two keys, whose ``max`` gives the latest date with its highest value
+    (hk) and with its lowest (lk, the rank reversed). ``rank_ends`` reads them back."""
+    day = day_number(date) * SHIFT
+    return day + rank, day + (SHIFT - 1 - rank)
 
 
 def rank_ends(
@@ -276,19 +289,11 @@ class Facts:
     def issued(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
         """patient_id, first, last: issues of any of ``names`` pooled, on or before T (of the
         patients in ``among`` only, when given: a rule's few patients, not everyone's facts)."""
-        keys = self.drug_classes.keys(names)
-        t = _among(self.issues.filter(self.issues.key.isin(keys)), among, len(keys) > 1)
-        if len(keys) == 1:
-            return t.select("patient_id", "first", "last")
-        return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
+        return _first_last_of(self.issues, self.drug_classes.keys(names), among)
 
     def dated(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
         """patient_id, first, last: events of any of ``names`` pooled, on or before T."""
-        keys = self.event_classes.keys(names)
-        t = _among(self.events.filter(self.events.key.isin(keys)), among, len(keys) > 1)
-        if len(keys) == 1:
-            return t.select("patient_id", "first", "last")
-        return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
+        return _first_last_of(self.events, self.event_classes.keys(names), among)
 
     def value(
         self, names: Iterable[str], spec: ValueSpec = DEFAULT, among: ir.Table | None = None
@@ -409,16 +414,15 @@ def event_facts(
 ) -> ir.Table:
     """One pass over the events: per (patient, class) the first and last event and, for the
     default value spec, the keys of the highest and lowest value of the latest value-carrying
-    date (the date is the keys' day). No FILTER: a value-less row has a null key, which ``max`` skips; values of
-    codelists no rule reads as values cost a little and are never read."""
+    date (the date is the keys' day). No FILTER: a value-less row has a null key, which ``max``
+    skips; values of codelists no rule reads as values cost a little and are never read."""
     mem = classes.table()
     j = evs.join(mem, evs.snomed_code == mem.code)
     j = j.left_join(ranks, j.value == ranks._value)  # every event: dates need the value-less too
     aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
     if DEFAULT in spec_index:  # the latest value's date is the day of hk: no aggregate of its own
-        day = day_number(j.date) * SHIFT
-        aggs["hk"] = (day + j._rank).max()
-        aggs["lk"] = (day + (SHIFT - 1 - j._rank)).max()
+        hk, lk = value_keys(j.date, j._rank)
+        aggs["hk"], aggs["lk"] = hk.max(), lk.max()
     t = j.group_by(["patient_id", "key"]).agg(**aggs)
     t = t.mutate(key=t.key.cast("int32"))
     if DEFAULT not in spec_index:
@@ -448,14 +452,12 @@ def spec_values(
         j = j.join(ranks, j.value == ranks._value)  # value-carrying events only
         if spec.before_days:
             j = j.filter(j.date <= days_before(as_of, spec.before_days))
-        day = day_number(j.date) * SHIFT
         keep = ibis.literal(True)
         if spec.exclude_comparators:
             keep = j.comparator.isnull() | ~j.comparator.isin(spec.exclude_comparators)
+        hk, lk = value_keys(j.date, j._rank)
         t = j.group_by(["patient_id", "key"]).agg(
-            vd=j.date.max(),
-            hk=ibis.cases((keep, day + j._rank)).max(),
-            lk=ibis.cases((keep, day + (SHIFT - 1 - j._rank))).max(),
+            vd=j.date.max(), hk=ibis.cases((keep, hk)).max(), lk=ibis.cases((keep, lk)).max()
         )
         parts.append(
             t.select(
@@ -504,7 +506,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         recent = meds.filter(meds.issue_date > days_before(as_of, cp.recent_days))
 
         def issues_of(names: tuple[str, ...], recent: ir.Table = recent) -> ir.Table:
-            mem = code_table(names, catalogue)
+            mem = drug_classes.table(names)
             r = recent.join(mem, recent.dmd_code == mem.code)
             return r.select("patient_id", d=r.issue_date).distinct()
 
@@ -515,7 +517,7 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
         flag_parts.append(agg.select("patient_id", flag=ibis.literal(k, type="int32"), d=agg.d))
     for k, rv in enumerate(needs.repeated, start=len(needs.co_prescribed)):
         v = evs.filter(evs.value.notnull() & (evs.date > days_before(as_of, rv.within_days)))
-        mem = code_table(rv.codelists, catalogue)
+        mem = event_classes.table(rv.codelists)
         v = v.join(mem, v.snomed_code == mem.code)
         v = v.filter(compare(v.value, rv.op, rv.value))
         agg = v.group_by("patient_id").agg(lo=v.date.min(), hi=v.date.max())

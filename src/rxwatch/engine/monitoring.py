@@ -9,8 +9,9 @@ dated in (T − interval, T] breaches; due soon = due within 14 days.
 Two stages, so that the SQL stays small however many rules there are. The first gives one row per
 patient in each test's denominator with its interval, last test and, per threshold, the latest value,
 its date and whether it meets the threshold: ``tabled_rows`` for every test at once, from small
-tables of the tests (phases, codelist classes, thresholds) joined to the facts; ``test_rows``, an
-expression per test, for the Cockcroft–Gault tests whose interval is arithmetic on values. ``assess``
+tables of the tests (phases, codelist classes, thresholds) joined to the facts;
+``cockcroft_gault_rows``, an expression per test, for the tests whose interval is arithmetic on
+values. ``assess``
 is generic: over the union of those rows it decides overdue, out of range and due soon once, in one
 expression. See ADR 0012.
 """
@@ -30,85 +31,63 @@ from rxwatch.engine.facts import (
     Facts,
     attach_all,
     compare,
-    days_before,
     key_day,
     rank_ends,
 )
-from rxwatch.engine.rows import in_population
-from rxwatch.rules.model import CockcroftGaultInterval, Exclusion, Phase, Rule, Test
+from rxwatch.rules.model import CockcroftGaultInterval, Exclusion, Rule, Test
 
 DUE_SOON_DAYS = 14
 
 
 def treated(rule: Rule, f: Facts) -> ir.Table:
     """patient_id, practice, sex, age, first_issue: the population on the rule's drug at T, in the
-    rule's own population and not excluded."""
-    tr = rule.treatment
-    assert tr is not None
-    t = f.issued(tr.codelists)
-    on = t["last"] > f.T(tr.lookback_days)
-    if tr.min_days_since_first_issue is not None:
-        on &= t["first"] <= f.T(tr.min_days_since_first_issue)
-    t = t.filter(on)
-    pop = f.pop.filter(in_population(rule.population, f.pop))
-    on_drug = t.select(_pid=t.patient_id, first_issue=t["first"])
-    return pop.join(on_drug, pop.patient_id == on_drug._pid).drop("_pid")
+    rule's own population (exclusions not applied: the specialist list reads this)."""
+    return on_treatment([rule], f).drop("_rule")
 
 
-def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
-    """``treated`` minus the ``exclusions`` for every rule at once, the rule's index in ``_rule``:
-    small tables of the rules' drugs, windows, populations and exclusions joined to the facts,
-    so that everyone's records are read once, not once per rule. ``treated`` stays the one-rule
-    form (the specialist list reads it); the spec tests hold both to the catalogue.
+def on_treatment(rules: list[Rule], f: Facts) -> ir.Table:
+    """``treated`` for every rule at once, the rule's index in ``_rule``: small tables of the
+    rules' drugs, windows and populations joined to the facts, so that everyone's records are
+    read once, not once per rule.
 
     Optional limits are flags beside their value (the tables carry no null, ``_memtable``): with
     no age or sex limit, a patient whose age or sex is unknown stays in, as in ``in_population``.
     """
-    T = f.as_of
     trs = [r.treatment for r in rules if r.treatment is not None]
-    assert len(trs) == len(rules), "every monitoring rule has a treatment"
+    assert len(trs) == len(rules), "every rule here has a treatment"
     pops = [r.population for r in rules]
-
-    def before(days: int | None) -> dt.date:
-        return NEVER if days is None else T - dt.timedelta(days=days)
-
+    sexes = ("F", "M", "U")
     table = _memtable(
         {
-            "_rule": (list(range(len(rules))), pa.int32()),
-            "_on_after": ([before(tr.lookback_days) for tr in trs], pa.date32()),
-            "_first_by": ([before(tr.min_days_since_first_issue) for tr in trs], pa.date32()),
-            "_has_min": ([p.min_age is not None for p in pops], pa.bool_()),
-            "_min_age": ([p.min_age or 0 for p in pops], pa.int32()),
-            "_has_max": ([p.max_age is not None for p in pops], pa.bool_()),
-            "_max_age": ([p.max_age or 0 for p in pops], pa.int32()),
-            "_any_sex": ([p.sexes is None for p in pops], pa.bool_()),
-            **{
-                f"_sex_{x}": ([p.sexes is not None and x in p.sexes for p in pops], pa.bool_())
-                for x in ("F", "M", "U")
-            },
-        }
+            "_rule": pa.int32(),
+            "_on_after": pa.date32(),
+            "_first_by": pa.date32(),
+            "_has_min": pa.bool_(),
+            "_min_age": pa.int32(),
+            "_has_max": pa.bool_(),
+            "_max_age": pa.int32(),
+            "_any_sex": pa.bool_(),
+            **{f"_sex_{x}": pa.bool_() for x in sexes},
+        },
+        [
+            (
+                i,
+                _before(f.as_of, tr.lookback_days),
+                _before(f.as_of, tr.min_days_since_first_issue),
+                p.min_age is not None,
+                p.min_age or 0,
+                p.max_age is not None,
+                p.max_age or 0,
+                p.sexes is None,
+                *(p.sexes is not None and x in p.sexes for x in sexes),
+            )
+            for i, (tr, p) in enumerate(zip(trs, pops, strict=True))
+        ],
     )
-    drug_rows = [(i, k) for i, tr in enumerate(trs) for k in f.drug_classes.keys(tr.codelists)]
     drugs = _memtable(
-        {
-            "_rule": ([i for i, _ in drug_rows], pa.int32()),
-            "_key": ([k for _, k in drug_rows], pa.int32()),
-        }
+        {"_rule": pa.int32(), "_key": pa.int32()},
+        [(i, k) for i, tr in enumerate(trs) for k in f.drug_classes.keys(tr.codelists)],
     )
-    ex_rows = [
-        (i, k, before(e.lookback_days))
-        for i, r in enumerate(rules)
-        for e in exclusions(r, f)
-        for k in f.event_classes.keys([e.codelist])
-    ]
-    excl = _memtable(
-        {
-            "_rule": ([i for i, _, _ in ex_rows], pa.int32()),
-            "_key": ([k for _, k, _ in ex_rows], pa.int32()),
-            "_after": ([d for _, _, d in ex_rows], pa.date32()),
-        }
-    )
-
     iss = f.issues.join(drugs, f.issues.key == drugs._key)
     on = iss.group_by(["_rule", "patient_id"]).agg(first=iss["first"].min(), last=iss["last"].max())
     on = on.join(table, on._rule == table._rule)
@@ -127,7 +106,21 @@ def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
             | ((sex == "U") & t._sex_U)
         )
     )
-    t = t.filter(in_pop).select(*f.pop.columns, "first_issue", "_rule")
+    return t.filter(in_pop).select(*f.pop.columns, "first_issue", "_rule")
+
+
+def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
+    """``on_treatment`` minus each rule's ``exclusions``: the monitoring rules' patients."""
+    excl = _memtable(
+        {"_rule": pa.int32(), "_key": pa.int32(), "_after": pa.date32()},
+        [
+            (i, k, _before(f.as_of, e.lookback_days))
+            for i, r in enumerate(rules)
+            for e in exclusions(r, f)
+            for k in f.event_classes.keys([e.codelist])
+        ],
+    )
+    t = on_treatment(rules, f)
     ev = f.events.join(excl, f.events.key == excl._key)
     ev = ev.filter(ev["last"] > ev._after).select(_xr=ev._rule, _xp=ev.patient_id)
     return t.anti_join(ev, [t._rule == ev._xr, t.patient_id == ev._xp])
@@ -139,25 +132,6 @@ def exclusions(rule: Rule, f: Facts) -> list[Exclusion]:
     if SECONDARY_CARE in f.event_classes.of and all(e.codelist != SECONDARY_CARE for e in out):
         out.append(Exclusion(codelist=SECONDARY_CARE, lookback_days=SECONDARY_CARE_DAYS))
     return out
-
-
-def phase_interval(
-    test: Test, first_issue: ir.DateValue, as_of: dt.date
-) -> tuple[ir.Value, ir.Value]:
-    """(interval in days, or null past the last phase when there is no maintenance; in initiation)."""
-    if not test.phases:
-        return ibis.literal(test.maintenance_days, type="int64"), ibis.literal(False)
-    branches = [
-        (first_issue >= days_before(as_of, ph.until_days), ibis.literal(ph.interval_days, "int64"))
-        for ph in test.phases
-    ]
-    maintenance = (
-        ibis.null().cast("int64")
-        if test.maintenance_days is None
-        else ibis.literal(test.maintenance_days, type="int64")
-    )
-    initiation = first_issue >= days_before(as_of, test.phases[-1].until_days)
-    return ibis.cases(*branches, else_=maintenance), initiation
 
 
 def cockcroft_gault(cg: CockcroftGaultInterval, t: ir.Table) -> dict[str, ir.Value]:
@@ -193,47 +167,40 @@ def threshold_slots(rules: list[Rule]) -> int:
     return max((len(t.thresholds) for r in rules for t in r.tests), default=0)
 
 
-def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> ir.Table:
-    """One row per patient in the denominator of ``<rule>.<test>``, with what ``assess`` needs.
+def cockcroft_gault_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> ir.Table:
+    """What ``tabled_rows`` gives, for a test whose interval is Cockcroft–Gault arithmetic on the
+    latest creatinine and weight (the values themselves, ``Facts.decode``), never in initiation.
 
-    ``base`` is ``treated`` minus exclusions: the rule's patients, shared by its tests.
+    ``base`` is the rule's share of ``treated_all``.
     """
-    parts = [(f.dated([test.codelist], among=base), {"last_test": "last"})]
     cg = test.interval
-    if cg is not None:
-        creat = {"creat_date": "vdate", "creat_rank": "hi"}
-        parts.append((f.value([cg.creatinine], among=base), creat))
-        parts.append((f.value([cg.weight], among=base), {"weight_rank": "lo"}))
+    assert cg is not None, f"{rule.id}.{test.id} has no Cockcroft–Gault interval"
+    parts = [
+        (f.dated([test.codelist], among=base), {"last_test": "last"}),
+        (f.value([cg.creatinine], among=base), {"creat_date": "vdate", "creat_rank": "hi"}),
+        (f.value([cg.weight], among=base), {"weight_rank": "lo"}),
+    ]
     for k, th in enumerate(test.thresholds):
-        if th.analyte == "crcl":
-            continue
-        names = {f"t{k}_date": "vdate", f"t{k}_rank": Facts.end_for(th.op)}
-        parts.append((f.value([th.analyte], among=base), names))
-    t = attach_all(base, parts)
-    if cg is not None:
-        t = f.decode(t, creat="creat_rank", weight="weight_rank")
-        computed = cockcroft_gault(cg, t)
-        interval, initiation = computed["interval"], ibis.literal(False)
-    else:
-        computed = {}
-        interval, initiation = phase_interval(test, t.first_issue, f.as_of)
+        if th.analyte != "crcl":
+            names = {f"t{k}_date": "vdate", f"t{k}_rank": Facts.end_for(th.op)}
+            parts.append((f.value([th.analyte], among=base), names))
+    t = f.decode(attach_all(base, parts), creat="creat_rank", weight="weight_rank")
+    computed = cockcroft_gault(cg, t)
     cols: dict[str, ir.Value] = {
         "practice": t.practice.cast("string"),
         "patient_id": t.patient_id.cast("string"),
         "rule_id": ibis.literal(f"{rule.id}.{test.id}", type="string"),
-        "interval_days": interval.cast("int64"),
-        "initiation": initiation.cast("boolean"),
+        "interval_days": computed["interval"].cast("int64"),
+        "initiation": ibis.literal(False),
         "last_test": t.last_test.cast("date"),
-        "crcl": computed.get("crcl", ibis.null()).cast("float64"),
-        "cg_missing": computed.get("cg_missing", ibis.null()).cast("string"),
+        "crcl": computed["crcl"].cast("float64"),
+        "cg_missing": computed["cg_missing"].cast("string"),
     }
     for k in range(slots):
         date = value = rank = meets = None
         if k < len(test.thresholds):
             th = test.thresholds[k]
             if th.analyte == "crcl":
-                if cg is None:
-                    raise ValueError(f"{rule.id}.{test.id}: crcl needs a cockcroft_gault interval")
                 date, value = t.creat_date, computed["crcl"]
                 meets = compare(value, th.op, th.value)
             else:
@@ -247,81 +214,90 @@ def test_rows(rule: Rule, test: Test, base: ir.Table, f: Facts, slots: int) -> i
     return rows.filter(rows.interval_days.notnull())
 
 
-def _since(as_of: dt.date, phase: Phase) -> dt.date:
-    """A phase applies while the first issue is on or after this date (T − until_days)."""
-    return as_of - dt.timedelta(days=phase.until_days)
-
-
-# A date no first issue reaches: "no such phase". Small tables carry no nulls (``_memtable``).
+# A date no first issue reaches ("no such phase", "no such limit"): the tables carry no nulls.
 NEVER = dt.date(9999, 12, 31)
 
 
-def _memtable(columns: dict[str, tuple[list, pa.DataType]]) -> ir.Table:
-    """A small table of the rules' own numbers. Never a null: Ibis 12's PySpark backend turns an
-    integer column with a null into all nulls, and a null string into 'NaN'."""
-    for name, (values, _) in columns.items():
-        if any(v is None for v in values):
-            raise ValueError(f"null in the rules' table column {name}")
-    return ibis.memtable(pa.table({n: pa.array(v, t) for n, (v, t) in columns.items()}))
+def _before(as_of: dt.date, days: int | None) -> dt.date:
+    """T − days as a date for the rules' tables (NEVER for no such bound)."""
+    return NEVER if days is None else as_of - dt.timedelta(days=days)
+
+
+def _memtable(schema: dict[str, pa.DataType], rows: list[tuple]) -> ir.Table:
+    """A small table of the rules' own numbers, one tuple per row. Never a null: Ibis 12's
+    PySpark backend turns an integer column with a null into all nulls, and a null string into
+    'NaN'."""
+    names = list(schema)
+    for row in rows:
+        for name, v in zip(names, row, strict=True):
+            if v is None:
+                raise ValueError(f"null in the rules' table column {name}")
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return ibis.memtable(
+        pa.table({n: pa.array(c, schema[n]) for n, c in zip(names, columns, strict=True)})
+    )
 
 
 def _test_tables(
-    tests: list[tuple[int, str, Test]], f: Facts
+    tests: list[tuple[int, str, Test]], f: Facts, n_phases: int
 ) -> tuple[ir.Table, ir.Table, ir.Table]:
     """The tests (rule index, rule_id, phases as "from" dates, maintenance), their codelists'
     classes, and their thresholds (analyte classes, which end of the date's values, the rank
     range that meets it): ``tabled_rows``'s small tables, numbered by the test's position."""
-    n_phases = max(len(t.phases) for _, _, t in tests)
     T = f.as_of
-    spec: dict[str, tuple[list, pa.DataType]] = {
-        "_rule": ([i for i, _, _ in tests], pa.int32()),
-        "_test": (list(range(len(tests))), pa.int32()),
-        "rule_id": ([r for _, r, _ in tests], pa.string()),
-        # 0: no monitoring past the last phase (an interval is never 0 days)
-        "_maintenance": ([t.maintenance_days or 0 for _, _, t in tests], pa.int64()),
-        # in initiation while the first issue is on or after T − the last phase's bound
-        "_init_from": (
-            [_since(T, t.phases[-1]) if t.phases else NEVER for _, _, t in tests],
-            pa.date32(),
-        ),
+    schema: dict[str, pa.DataType] = {
+        "_rule": pa.int32(),
+        "_test": pa.int32(),
+        "rule_id": pa.string(),
+        "_maintenance": pa.int64(),  # 0: no monitoring past the last phase (never a 0-day interval)
+        "_init_from": pa.date32(),  # in initiation while the first issue is on or after this
     }
     for j in range(n_phases):
-        ph = [t.phases[j] if j < len(t.phases) else None for _, _, t in tests]
-        spec[f"_p{j}_from"] = ([NEVER if p is None else _since(T, p) for p in ph], pa.date32())
-        spec[f"_p{j}_days"] = ([0 if p is None else p.interval_days for p in ph], pa.int64())
-    test_table = _memtable(spec)
-    lists = {"_test": ([], pa.int32()), "_key": ([], pa.int32())}
-    thr = {
-        "_test": ([], pa.int32()),
-        "_slot": ([], pa.int32()),
-        "_key": ([], pa.int32()),
-        "_lo": ([], pa.bool_()),
-        "_rmin": ([], pa.int64()),
-        "_rmax": ([], pa.int64()),
-    }
-    for n, (_, _, t) in enumerate(tests):
-        for k in f.event_classes.keys([t.codelist]):
-            lists["_test"][0].append(n)
-            lists["_key"][0].append(k)
-        for slot, th in enumerate(t.thresholds):
-            rmin, rmax = f.rank_range(th.op, th.value)
-            for k in f.event_classes.keys([th.analyte]):
-                for name, v in zip(
-                    thr, (n, slot, k, Facts.end_for(th.op) == "lo", rmin, rmax), strict=True
-                ):
-                    thr[name][0].append(v)
-    return test_table, _memtable(lists), _memtable(thr)
+        schema[f"_p{j}_from"], schema[f"_p{j}_days"] = pa.date32(), pa.int64()
+    rows = []
+    for n, (i, rule_id, t) in enumerate(tests):
+        phases: list[object] = []
+        for j in range(n_phases):
+            p = t.phases[j] if j < len(t.phases) else None
+            phases += [_before(T, p.until_days if p else None), p.interval_days if p else 0]
+        last = t.phases[-1].until_days if t.phases else None
+        rows.append((i, n, rule_id, t.maintenance_days or 0, _before(T, last), *phases))
+    lists = [
+        (n, k) for n, (_, _, t) in enumerate(tests) for k in f.event_classes.keys([t.codelist])
+    ]
+    thr = [
+        (n, slot, k, Facts.end_for(th.op) == "lo", *f.rank_range(th.op, th.value))
+        for n, (_, _, t) in enumerate(tests)
+        for slot, th in enumerate(t.thresholds)
+        for k in f.event_classes.keys([th.analyte])
+    ]
+    return (
+        _memtable(schema, rows),
+        _memtable({"_test": pa.int32(), "_key": pa.int32()}, lists),
+        _memtable(
+            {
+                "_test": pa.int32(),
+                "_slot": pa.int32(),
+                "_key": pa.int32(),
+                "_lo": pa.bool_(),
+                "_rmin": pa.int64(),
+                "_rmax": pa.int64(),
+            },
+            thr,
+        ),
+    )
 
 
 def tabled_rows(
     rules: list[Rule], patients: ir.Table, f: Facts, slots: int
 ) -> tuple[ir.Table | None, list[tuple[int, Rule, Test]]]:
-    """What ``test_rows`` gives, for every test without a Cockcroft–Gault interval of every rule,
+    """One row per patient in each test's denominator, with what ``assess`` needs, for every test
+    without a Cockcroft–Gault interval of every rule,
     in one expression whatever the number of tests: the tests, their codelists' classes and their
     thresholds are small tables joined to the rules' patients (``patients``: ``_rule`` is the
     index in ``rules``) and the facts, not an expression each. Compiling one expression per test
-    cost more than running them. Returns the rows and the tests left to ``test_rows`` (with their
-    rule's index).
+    cost more than running them. Returns the rows and the tests left to ``cockcroft_gault_rows``
+    (with their rule's index).
 
     A threshold is met when the rank of the value is in ``Facts.rank_range``, as in ``meets``."""
     left: list[tuple[int, Rule, Test]] = []
@@ -334,8 +310,8 @@ def tabled_rows(
                 left.append((i, rule, t))
     if not tests:
         return None, left
-    test_table, list_table, thr_table = _test_tables(tests, f)
     n_phases = max(len(t.phases) for _, _, t in tests)
+    test_table, list_table, thr_table = _test_tables(tests, f, n_phases)
 
     w = patients.join(test_table, patients._rule == test_table._rule)
     who = w.select(_t=w._test, _pid=w.patient_id)

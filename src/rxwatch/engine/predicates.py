@@ -73,8 +73,7 @@ def patients(p: Predicate, f: Facts) -> ir.Table:
 def latest_value(v: LatestValueP, f: Facts) -> ir.Table:
     """patient_id, vdate, rank: the rank of the value of the latest date that best meets the
     condition (the lowest for < and <=, the highest for > and >=)."""
-    spec = ValueSpec(v.before_days, tuple(sorted(v.exclude_comparators)))
-    t = f.value(v.codelists, spec)
+    t = f.value(v.codelists, ValueSpec.of(v))
     return t.select("patient_id", "vdate", rank=t[Facts.end_for(v.op)])
 
 

@@ -40,8 +40,8 @@ from rxwatch.engine.backends import cached
 from rxwatch.engine.facts import Facts, narrowed, shared_facts
 from rxwatch.engine.monitoring import (
     assess,
+    cockcroft_gault_rows,
     tabled_rows,
-    test_rows,
     threshold_slots,
     treated_all,
 )
@@ -160,7 +160,7 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
             per_test = [] if tabled is None else [tabled]
             for i, rule, test in left:
                 base = patients.filter(patients._rule == i).drop("_rule")
-                per_test.append(test_rows(rule, test, base, near, slots))
+                per_test.append(cockcroft_gault_rows(rule, test, base, near, slots))
             rows, indicators = _monitoring_outputs(assess(_union(per_test), as_of, slots))
             queries.append([_as_output(rows, "row"), _as_output(indicators, "indicator")])
         alerts = [r for r in catalogue.rules if r.kind in ("safety_alert", "missed_diagnosis")]
