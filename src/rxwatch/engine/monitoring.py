@@ -110,7 +110,8 @@ def on_treatment(rules: list[Rule], f: Facts) -> ir.Table:
 
 
 def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
-    """``on_treatment`` minus each rule's ``exclusions``: the monitoring rules' patients."""
+    """``on_treatment`` minus each rule's ``exclusions``: the monitoring rules' patients, each
+    (rule, patient) numbered in ``_n``."""
     excl = _memtable(
         {"_rule": pa.int32(), "_key": pa.int32(), "_after": pa.date32()},
         [
@@ -123,7 +124,9 @@ def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
     t = on_treatment(rules, f)
     ev = f.events.join(excl, f.events.key == excl._key)
     ev = ev.filter(ev["last"] > ev._after).select(_xr=ev._rule, _xp=ev.patient_id)
-    return t.anti_join(ev, [t._rule == ev._xr, t.patient_id == ev._xp])
+    t = t.anti_join(ev, [t._rule == ev._xr, t.patient_id == ev._xp])
+    # a number for each (rule, patient): ``tabled_rows`` groups by numbers, not by patient_ids
+    return t.mutate(_n=ibis.row_number().over(order_by=[t._rule, t.patient_id]).cast("int64"))
 
 
 def exclusions(rule: Rule, f: Facts) -> list[Exclusion]:
@@ -239,11 +242,10 @@ def _memtable(schema: dict[str, pa.DataType], rows: list[tuple]) -> ir.Table:
 
 
 def _test_tables(
-    tests: list[tuple[int, str, Test]], f: Facts, n_phases: int
+    tests: list[tuple[int, str, Test]], f: Facts, n_phases: int, slots: int
 ) -> tuple[ir.Table, ir.Table, ir.Table]:
-    """The tests (rule index, rule_id, phases as "from" dates, maintenance), their codelists'
-    classes, and their thresholds (analyte classes, which end of the date's values, the rank
-    range that meets it): ``tabled_rows``'s small tables, numbered by the test's position."""
+    """``tabled_rows``'s small tables: the tests (rule index, rule_id, phases as "from" dates,
+    maintenance), numbered by position; what each reads; the classes each read pools."""
     T = f.as_of
     schema: dict[str, pa.DataType] = {
         "_rule": pa.int32(),
@@ -262,29 +264,32 @@ def _test_tables(
             phases += [_before(T, p.until_days if p else None), p.interval_days if p else 0]
         last = t.phases[-1].until_days if t.phases else None
         rows.append((i, n, rule_id, t.maintenance_days or 0, _before(T, last), *phases))
-    lists = [
-        (n, k) for n, (_, _, t) in enumerate(tests) for k in f.event_classes.keys([t.codelist])
-    ]
-    thr = [
-        (n, slot, k, Facts.end_for(th.op) == "lo", *f.rank_range(th.op, th.value))
-        for n, (_, _, t) in enumerate(tests)
-        for slot, th in enumerate(t.thresholds)
-        for k in f.event_classes.keys([th.analyte])
-    ]
+    # What each test reads, numbered (test, slot) by ``_read``: slot −1 is its own codelist (the
+    # last test), slot k threshold k's analyte, with which end of the date's values it reads and
+    # the rank range that meets it; and the classes pooled for each.
+    what, classes = [], []
+    for n, (_, _, t) in enumerate(tests):
+        reads = [(-1, t.codelist, False, (0, 0))] + [
+            (k, th.analyte, Facts.end_for(th.op) == "lo", f.rank_range(th.op, th.value))
+            for k, th in enumerate(t.thresholds)
+        ]
+        for slot, name, lo, (rmin, rmax) in reads:
+            read = n * (slots + 1) + 1 + slot
+            what.append((read, slot, lo, rmin, rmax))
+            classes += [(read, n, k) for k in f.event_classes.keys([name])]
     return (
         _memtable(schema, rows),
-        _memtable({"_test": pa.int32(), "_key": pa.int32()}, lists),
         _memtable(
             {
-                "_test": pa.int32(),
+                "_read": pa.int32(),
                 "_slot": pa.int32(),
-                "_key": pa.int32(),
                 "_lo": pa.bool_(),
                 "_rmin": pa.int64(),
                 "_rmax": pa.int64(),
             },
-            thr,
+            what,
         ),
+        _memtable({"_read": pa.int32(), "_test": pa.int32(), "_key": pa.int32()}, classes),
     )
 
 
@@ -295,7 +300,7 @@ def tabled_rows(
     without a Cockcroft–Gault interval of every rule,
     in one expression whatever the number of tests: the tests, their codelists' classes and their
     thresholds are small tables joined to the rules' patients (``patients``: ``_rule`` is the
-    index in ``rules``) and the facts, not an expression each. Compiling one expression per test
+    index in ``rules``, ``_n`` numbers each row, as ``treated_all`` gives) and the facts, not an expression each. Compiling one expression per test
     cost more than running them. Returns the rows and the tests left to ``cockcroft_gault_rows``
     (with their rule's index).
 
@@ -311,44 +316,34 @@ def tabled_rows(
     if not tests:
         return None, left
     n_phases = max(len(t.phases) for _, _, t in tests)
-    test_table, list_table, thr_table = _test_tables(tests, f, n_phases)
+    test_table, what, classes = _test_tables(tests, f, n_phases, slots)
 
     w = patients.join(test_table, patients._rule == test_table._rule)
-    who = w.select(_t=w._test, _pid=w.patient_id)
+    # each (patient, test) numbered: grouping by a number is several times faster than by a string
+    w = w.mutate(_w=w._n * len(tests) + w._test)
+    who = w.select("_w", _t=w._test, _pid=w.patient_id)
     e = f.events
 
-    # the latest test: the codelist's classes pooled
-    lt = who.join(list_table, who._t == list_table._test)
-    lt = lt.join(e, [lt._pid == e.patient_id, lt._key == e.key])
-    lt = lt.group_by(["_t", "_pid"]).agg(last_test=lt["last"].max())
-
-    # each threshold's latest value: its analyte's classes pooled, then read as in Facts.value
-    v = who.join(thr_table, who._t == thr_table._test)
-    v = v.join(e, [v._pid == e.patient_id, v._key == e.key])
-    v = v.filter(v.hk.notnull())
-    v = v.group_by(["_t", "_pid", "_slot", "_lo", "_rmin", "_rmax"]).agg(
-        hk=v.hk.max(), lk=v.lk.max()
-    )
-    lo, hi = rank_ends((v.hk // SHIFT) * SHIFT, v.hk, v.lk)  # the date is hk's day
+    # One join to the facts for the last test and every threshold's value, pooled over the
+    # classes of each (test, slot): ``_read``
+    r = who.join(classes, who._t == classes._test)
+    r = r.join(e, [r._pid == e.patient_id, r._key == e.key])
+    r = r.group_by(["_read", "_w"]).agg(last=r["last"].max(), hk=r.hk.max(), lk=r.lk.max())
+    v = r.join(what, r._read == what._read)
+    lo, hi = rank_ends((v.hk // SHIFT) * SHIFT, v.hk, v.lk)  # the value's date is hk's day
     rank = ibis.cases((v._lo, lo), else_=hi)
-    v = v.select("_t", "_pid", "_slot", vdate=key_day(v.hk), rank=rank, rmin=v._rmin, rmax=v._rmax)
     # int32: PostgreSQL casts a boolean to int4, not to int2 or int8
-    v = v.mutate(meets=((v["rank"] >= v.rmin) & (v["rank"] < v.rmax)).cast("int32"))
-    by_slot: dict[str, ir.Value] = {}
+    meets = ((rank >= v._rmin) & (rank < v._rmax)).cast("int32")
+    by_slot: dict[str, ir.Value] = {"last_test": ibis.cases((v._slot == -1, v["last"])).max()}
     for k in range(slots):
         here = v._slot == k
-        by_slot[f"t{k}_date"] = ibis.cases((here, v.vdate)).max()
-        by_slot[f"t{k}_rank"] = ibis.cases((here, v["rank"])).max()
-        by_slot[f"t{k}_meets"] = ibis.cases((here, v.meets)).max()
-    piv = v.group_by(["_t", "_pid"]).agg(**by_slot) if slots else None
+        by_slot[f"t{k}_date"] = ibis.cases((here, key_day(v.hk))).max()
+        by_slot[f"t{k}_rank"] = ibis.cases((here, rank)).max()
+        by_slot[f"t{k}_meets"] = ibis.cases((here, meets)).max()
+    piv = v.group_by("_w").agg(**by_slot).rename(_pw="_w")
 
-    t = w.left_join(lt, [w._test == lt._t, w.patient_id == lt._pid])
-    cols: dict[str, ir.Value] = {c: t[c] for c in w.columns}
-    cols["last_test"] = lt.last_test
-    t = t.select(**cols)
-    if piv is not None:
-        j = t.left_join(piv, [t._test == piv._t, t.patient_id == piv._pid])
-        t = j.select(**{c: t[c] for c in t.columns}, **{c: piv[c] for c in by_slot})
+    j = w.left_join(piv, w._w == piv._pw)
+    t = j.select(**{c: w[c] for c in w.columns}, **{c: piv[c] for c in by_slot})
     branches = [(t.first_issue >= t[f"_p{j}_from"], t[f"_p{j}_days"]) for j in range(n_phases)]
     maintenance = t._maintenance.nullif(0)
     interval = ibis.cases(*branches, else_=maintenance) if branches else maintenance

@@ -159,7 +159,7 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
             tabled, left = tabled_rows(monitoring, patients, near, slots)
             per_test = [] if tabled is None else [tabled]
             for i, rule, test in left:
-                base = patients.filter(patients._rule == i).drop("_rule")
+                base = patients.filter(patients._rule == i).drop("_rule", "_n")
                 per_test.append(cockcroft_gault_rows(rule, test, base, near, slots))
             rows, indicators = _monitoring_outputs(assess(_union(per_test), as_of, slots))
             queries.append([_as_output(rows, "row"), _as_output(indicators, "indicator")])
