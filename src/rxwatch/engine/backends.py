@@ -23,6 +23,10 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
+
+# Ibis imports pandas (0.2 s) at the first ``ibis.memtable``, which every search makes: imported
+# here, with Ibis, it is part of starting up, not of the first search.
+import pandas  # noqa: F401
 import pyarrow as pa
 
 from rxwatch.errors import RxWatchError

@@ -502,13 +502,20 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
     evs = canonical_events(con, as_of)
 
     flag_parts = []
+    if needs.co_prescribed:
+        # one read of the recent issues for every co-prescribing check: (patient, class, date)
+        window = max(cp.recent_days for cp in needs.co_prescribed)
+        names = {n for cp in needs.co_prescribed for n in (*cp.a, *cp.b)}
+        mem = drug_classes.table(names)
+        recent = meds.filter(meds.issue_date > days_before(as_of, window))
+        recent = recent.join(mem, recent.dmd_code == mem.code)
+        recent = recent.select("patient_id", "key", d=recent.issue_date).distinct()
     for k, cp in enumerate(needs.co_prescribed):
-        recent = meds.filter(meds.issue_date > days_before(as_of, cp.recent_days))
 
-        def issues_of(names: tuple[str, ...], recent: ir.Table = recent) -> ir.Table:
-            mem = drug_classes.table(names)
-            r = recent.join(mem, recent.dmd_code == mem.code)
-            return r.select("patient_id", d=r.issue_date).distinct()
+        def issues_of(names: tuple[str, ...], days: int = cp.recent_days) -> ir.Table:
+            r = recent.filter(recent.key.isin(drug_classes.keys(names)))
+            r = r.filter(r.d > days_before(as_of, days))
+            return r.select("patient_id", "d").distinct()
 
         a, b = issues_of(cp.a), issues_of(cp.b).rename(pb="patient_id", db="d")
         gap = a.d.delta(b.db, unit="day").abs()
