@@ -5,7 +5,8 @@
 
 For each size it builds a population in a DuckDB file (once; reused from ``--workdir``), then runs each
 measured step in its own subprocess so that each has its own peak memory (the child reports
-``getrusage(RUSAGE_SELF).ru_maxrss``):
+``getrusage(RUSAGE_SELF).ru_maxrss``). The search and the floor run ``--repeat`` times (3),
+interleaved, and their medians are compared: one run of each on a shared machine varies by ±10 %.
 
 * ``search``: the full catalogue through ``run_search`` on DuckDB;
 * ``floor``: a plain DuckDB scan computing the latest event per (patient, code), the least any search
@@ -26,6 +27,7 @@ import datetime as dt
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -355,6 +357,30 @@ def run_step(name: str, *args: str) -> dict:
     raise SystemExit(f"step {name} failed")
 
 
+def repeated(steps: list[tuple[str, ...]], repeat: int) -> list[dict]:
+    """Each step run ``repeat`` times, interleaved (search, floor, search, floor…) so that a slow
+    spell of a shared machine falls on all of them: each gives its median time (``seconds``), its
+    fastest and slowest (``range``) and its largest peak memory."""
+    runs: list[list[dict]] = [[] for _ in steps]
+    for _ in range(repeat):
+        for i, step in enumerate(steps):
+            runs[i].append(run_step(*step))
+    out = []
+    for results in runs:
+        times = sorted(r["seconds"] for r in results)
+        best = dict(results[0])
+        best["seconds"] = statistics.median(times)
+        best["range"] = (times[0], times[-1])
+        best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
+        out.append(best)
+    return out
+
+
+def _spread(r: dict) -> str:
+    lo, hi = r["range"]
+    return f" (median; {lo:.2f}–{hi:.2f} s)" if hi > lo else ""
+
+
 # --- the report ----------------------------------------------------------------------------------
 
 
@@ -375,6 +401,9 @@ def main() -> None:
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--data", choices=["auto", "synth", "sql"], default="auto")
     ap.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="runs of the search and the floor (median printed)"
+    )
     opts = ap.parse_args()
     data = opts.data if opts.data != "auto" else ("synth" if synth_available() else "sql")
     opts.workdir.mkdir(parents=True, exist_ok=True)
@@ -392,21 +421,23 @@ def main() -> None:
             f"  data: {c['medications']:,} issues + {c['events']:,} events "
             f"= {per:.1f} rows per patient"
         )
-        s = run_step("search", path)
-        f = run_step("floor", path)
+        s, f, b = repeated(
+            [("search", path), ("floor", path), ("floor", path, "both")], opts.repeat
+        )
         print(
-            f"  search (full catalogue, DuckDB): {s['seconds']:.2f} s, "
+            f"  search (full catalogue, DuckDB): {s['seconds']:.2f} s{_spread(s)}, "
             f"peak RSS {s['peak_rss_mb']:,.0f} MB, {s['rows']:,} flagged rows, "
             f"{s['indicators']:,} indicator rows"
         )
         print(
-            f"  floor (latest event per patient and code, plain DuckDB): {f['seconds']:.2f} s, "
+            f"  floor (latest event per patient and code, plain DuckDB): {f['seconds']:.2f} s"
+            f"{_spread(f)}, "
             f"peak RSS {f['peak_rss_mb']:,.0f} MB, {f['groups']:,} groups"
         )
         print(f"  ratio search / floor: {s['seconds'] / f['seconds']:.2f}×")
-        b = run_step("floor", path, "both")
         print(
-            f"  (floor over events and medications: {b['seconds']:.2f} s, {b['groups']:,} groups;"
+            f"  (floor over events and medications: {b['seconds']:.2f} s{_spread(b)}, "
+            f"{b['groups']:,} groups;"
             f" ratio {s['seconds'] / b['seconds']:.2f}×)"
         )
         if n <= 100_000:
