@@ -363,6 +363,15 @@ def test_awkward_valid_fields_load_directly_exactly_as_validated(
         ("medications.csv", "P001,2025-02-03,39099711000001108,X,two,28", "quantity", "two"),
         ("medications.csv", "P001,2025-02-03,39099711000001108,X,2,28.5", "days_supply", "28.5"),
         ("medications.csv", "P001,1799-12-31,39099711000001108,X,2,28", "issue_date", "1799-12-31"),
+        # DuckDB's CSV reader took these as 2025-01-01 and 2025-01-10 (found by
+        # test_import_property: a byte inside a date)
+        (
+            "medications.csv",
+            "P001,2025-01-1z0,39099711000001108,X,2,28",
+            "issue_date",
+            "2025-01-1z0",
+        ),
+        ("events.csv", "P001,2025-01-10x,1013211000000103,ALT,5,U/L,", "date", "2025-01-10x"),
         ("events.csv", "P001,2025-01-09,1013211000000103,ALT,nan,U/L,", "value", "nan"),
         ("events.csv", "P001,2025-01-09,1013211000000103,ALT,5,U/L,<>", "comparator", "<>"),
     ],

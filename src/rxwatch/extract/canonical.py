@@ -138,12 +138,16 @@ def cast_type(table: Table, col: Column) -> str | None:
 def read_type(table: Table, col: Column) -> str | None:
     """The type a CSV reader can give a column itself on the fast path, if any.
 
-    DuckDB's CSV reader converts a date or number exactly as ``try_cast`` does, and raises where
-    that gives NULL; a result value stays text, since it may carry a comparator (``<0.5``).
+    DuckDB's CSV reader converts a number exactly as ``try_cast`` does, and raises where that
+    gives NULL. Not a date: the reader takes a date's valid start and drops the rest
+    ("2025-01-1z0" became 2025-01-01, "2025-01-10x" 2025-01-10, where ``try_cast`` gives NULL),
+    so dates are read as text and cast by the row checks. A result value stays text, since it
+    may carry a comparator (``<0.5``).
     """
     if table.name == "events" and col.name == "value":
         return None
-    return cast_type(table, col)
+    kind = cast_type(table, col)
+    return None if kind == "DATE" else kind
 
 
 def typed_expr(
