@@ -483,6 +483,67 @@ def spec_values(
     return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
 
 
+def _co_prescribed(recent: ir.Table, cp: CoPrescribedP, drugs: Classes, as_of: dt.date) -> ir.Table:
+    """patient_id, d: issues of ``cp.a`` and ``cp.b`` in its recent window within
+    ``cp.within_days`` of each other (d: the latest such ``a`` issue)."""
+
+    def issued(names: tuple[str, ...]) -> ir.Table:
+        r = recent.filter(
+            recent.key.isin(drugs.keys(names)) & (recent.d > days_before(as_of, cp.recent_days))
+        )
+        return r.select("patient_id", "d").distinct()
+
+    a, b = issued(cp.a), issued(cp.b).rename(pb="patient_id", db="d")
+    gap = a.d.delta(b.db, unit="day").abs()
+    pairs = a.join(b, [a.patient_id == b.pb, gap <= cp.within_days])
+    return pairs.group_by("patient_id").agg(d=pairs.d.max())
+
+
+def _repeated(evs: ir.Table, rv: RepeatedValuesP, events: Classes, as_of: dt.date) -> ir.Table:
+    """patient_id, d: values of ``rv.codelists`` meeting ``rv`` in its window, the first and last
+    at least ``rv.min_gap_days`` apart (d: the last)."""
+    v = evs.filter(evs.value.notnull() & (evs.date > days_before(as_of, rv.within_days)))
+    mem = events.table(rv.codelists)
+    v = v.join(mem, v.snomed_code == mem.code)
+    v = v.filter(compare(v.value, rv.op, rv.value))
+    agg = v.group_by("patient_id").agg(lo=v.date.min(), hi=v.date.max())
+    agg = agg.filter(agg.hi.delta(agg.lo, unit="day") >= rv.min_gap_days)
+    return agg.select("patient_id", d=agg.hi)
+
+
+def pairwise_flags(
+    meds: ir.Table,
+    evs: ir.Table,
+    *,
+    as_of: dt.date,
+    needs: Needs,
+    drugs: Classes,
+    events: Classes,
+) -> ir.Table:
+    """patient_id, flag, d: the facts that need pairs of rows, numbered as ``Facts.flag`` reads
+    them (the co-prescribing checks, then the repeated values)."""
+    parts = []
+    if needs.co_prescribed:
+        # one read of the recent issues for every co-prescribing check: (patient, class, date)
+        window = max(cp.recent_days for cp in needs.co_prescribed)
+        names = {n for cp in needs.co_prescribed for n in (*cp.a, *cp.b)}
+        mem = drugs.table(names)
+        recent = meds.filter(meds.issue_date > days_before(as_of, window))
+        recent = recent.join(mem, recent.dmd_code == mem.code)
+        recent = recent.select("patient_id", "key", d=recent.issue_date).distinct()
+        parts += [_co_prescribed(recent, cp, drugs, as_of) for cp in needs.co_prescribed]
+    parts += [_repeated(evs, rv, events, as_of) for rv in needs.repeated]
+    if not parts:  # no pairwise facts: an empty table on the same backend
+        return evs.filter(ibis.literal(False)).select(
+            "patient_id", flag=ibis.literal(0, type="int32"), d=evs.date
+        )
+    flagged = [
+        t.select("patient_id", flag=ibis.literal(k, type="int32"), d=t.d)
+        for k, t in enumerate(parts)
+    ]
+    return flagged[0].union(*flagged[1:]) if len(flagged) > 1 else flagged[0]
+
+
 def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:
     """The shared tables as expressions (not yet executed): one pass over each big table."""
     T = ibis.literal(as_of, type="date")
@@ -501,41 +562,9 @@ def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, ne
 
     evs = canonical_events(con, as_of)
 
-    flag_parts = []
-    if needs.co_prescribed:
-        # one read of the recent issues for every co-prescribing check: (patient, class, date)
-        window = max(cp.recent_days for cp in needs.co_prescribed)
-        names = {n for cp in needs.co_prescribed for n in (*cp.a, *cp.b)}
-        mem = drug_classes.table(names)
-        recent = meds.filter(meds.issue_date > days_before(as_of, window))
-        recent = recent.join(mem, recent.dmd_code == mem.code)
-        recent = recent.select("patient_id", "key", d=recent.issue_date).distinct()
-    for k, cp in enumerate(needs.co_prescribed):
-
-        def issues_of(names: tuple[str, ...], days: int = cp.recent_days) -> ir.Table:
-            r = recent.filter(recent.key.isin(drug_classes.keys(names)))
-            r = r.filter(r.d > days_before(as_of, days))
-            return r.select("patient_id", "d").distinct()
-
-        a, b = issues_of(cp.a), issues_of(cp.b).rename(pb="patient_id", db="d")
-        gap = a.d.delta(b.db, unit="day").abs()
-        pairs = a.join(b, [a.patient_id == b.pb, gap <= cp.within_days])
-        agg = pairs.group_by("patient_id").agg(d=pairs.d.max())
-        flag_parts.append(agg.select("patient_id", flag=ibis.literal(k, type="int32"), d=agg.d))
-    for k, rv in enumerate(needs.repeated, start=len(needs.co_prescribed)):
-        v = evs.filter(evs.value.notnull() & (evs.date > days_before(as_of, rv.within_days)))
-        mem = event_classes.table(rv.codelists)
-        v = v.join(mem, v.snomed_code == mem.code)
-        v = v.filter(compare(v.value, rv.op, rv.value))
-        agg = v.group_by("patient_id").agg(lo=v.date.min(), hi=v.date.max())
-        agg = agg.filter(agg.hi.delta(agg.lo, unit="day") >= rv.min_gap_days)
-        flag_parts.append(agg.select("patient_id", flag=ibis.literal(k, type="int32"), d=agg.hi))
-    if flag_parts:
-        flags = flag_parts[0].union(*flag_parts[1:]) if len(flag_parts) > 1 else flag_parts[0]
-    else:  # no pairwise facts: an empty table on the same backend
-        flags = evs.filter(ibis.literal(False)).select(
-            "patient_id", flag=ibis.literal(0, type="int32"), d=evs.date
-        )
+    flags = pairwise_flags(
+        meds, evs, as_of=as_of, needs=needs, drugs=drug_classes, events=event_classes
+    )
 
     return {
         "pop": population(con, as_of),

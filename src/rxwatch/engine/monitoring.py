@@ -11,9 +11,8 @@ patient in each test's denominator with its interval, last test and, per thresho
 its date and whether it meets the threshold: ``tabled_rows`` for every test at once, from small
 tables of the tests (phases, codelist classes, thresholds) joined to the facts;
 ``cockcroft_gault_rows``, an expression per test, for the tests whose interval is arithmetic on
-values. ``assess``
-is generic: over the union of those rows it decides overdue, out of range and due soon once, in one
-expression. See ADR 0012.
+values. ``assess`` is generic: over the union of those rows it decides overdue, out of range and
+due soon once, in one expression. See ADR 0012 and 0013.
 """
 
 from __future__ import annotations
@@ -242,7 +241,7 @@ def _memtable(schema: dict[str, pa.DataType], rows: list[tuple]) -> ir.Table:
 
 
 def _test_tables(
-    tests: list[tuple[int, str, Test]], f: Facts, n_phases: int, slots: int
+    tests: list[tuple[int, str, Test]], f: Facts, n_phases: int
 ) -> tuple[ir.Table, ir.Table, ir.Table]:
     """``tabled_rows``'s small tables: the tests (rule index, rule_id, phases as "from" dates,
     maintenance), numbered by position; what each reads; the classes each read pools."""
@@ -274,7 +273,7 @@ def _test_tables(
             for k, th in enumerate(t.thresholds)
         ]
         for slot, name, lo, (rmin, rmax) in reads:
-            read = n * (slots + 1) + 1 + slot
+            read = len(what)
             what.append((read, slot, lo, rmin, rmax))
             classes += [(read, n, k) for k in f.event_classes.keys([name])]
     return (
@@ -297,12 +296,12 @@ def tabled_rows(
     rules: list[Rule], patients: ir.Table, f: Facts, slots: int
 ) -> tuple[ir.Table | None, list[tuple[int, Rule, Test]]]:
     """One row per patient in each test's denominator, with what ``assess`` needs, for every test
-    without a Cockcroft–Gault interval of every rule,
-    in one expression whatever the number of tests: the tests, their codelists' classes and their
-    thresholds are small tables joined to the rules' patients (``patients``: ``_rule`` is the
-    index in ``rules``, ``_n`` numbers each row, as ``treated_all`` gives) and the facts, not an expression each. Compiling one expression per test
-    cost more than running them. Returns the rows and the tests left to ``cockcroft_gault_rows``
-    (with their rule's index).
+    without a Cockcroft–Gault interval of every rule, in one expression whatever the number of
+    tests: the tests, their codelists' classes and their thresholds are small tables joined to the
+    rules' patients and the facts, not an expression each (compiling one expression per test cost
+    more than running them). ``patients`` is ``treated_all``'s table: ``_rule`` is the index in
+    ``rules``, ``_n`` numbers each row. Returns the rows and the tests left to
+    ``cockcroft_gault_rows`` (with their rule's index).
 
     A threshold is met when the rank of the value is in ``Facts.rank_range``, as in ``meets``."""
     left: list[tuple[int, Rule, Test]] = []
@@ -316,7 +315,7 @@ def tabled_rows(
     if not tests:
         return None, left
     n_phases = max(len(t.phases) for _, _, t in tests)
-    test_table, what, classes = _test_tables(tests, f, n_phases, slots)
+    test_table, what, classes = _test_tables(tests, f, n_phases)
 
     w = patients.join(test_table, patients._rule == test_table._rule)
     # each (patient, test) numbered: grouping by a number is several times faster than by a string

@@ -144,10 +144,9 @@ def read_type(table: Table, col: Column) -> str | None:
     so dates are read as text and cast by the row checks. A result value stays text, since it
     may carry a comparator (``<0.5``).
     """
-    if table.name == "events" and col.name == "value":
+    if col.kind == "date" or (table.name == "events" and col.name == "value"):
         return None
-    kind = cast_type(table, col)
-    return None if kind == "DATE" else kind
+    return cast_type(table, col)
 
 
 def typed_expr(
