@@ -385,6 +385,57 @@ def test_results_are_sorted_typed_and_reproducible():
     )
 
 
+@pytest.mark.parametrize("fuse, collecting", [(True, True), (False, False)])
+def test_a_search_gives_back_the_callers_ibis_and_gc_settings(fuse: bool, collecting: bool):
+    """The search compiles with selects unfused and the garbage collector paused (ADR 0014); the
+    caller's settings are restored, and fused or not, the answers are the same."""
+    import gc
+
+    import ibis
+
+    x = Extract().patient("p", age=70).issue("p", "methotrexate", 300, 5).event("p", "fbc", 100)
+    x.issue("p", "nsaid-oral", 5)
+    before = ibis.options.sql.fuse_selects
+    was_collecting = gc.isenabled()
+    try:
+        ibis.options.sql.fuse_selects = fuse
+        (gc.enable if collecting else gc.disable)()
+        r = x.search()
+        assert (ibis.options.sql.fuse_selects, gc.isenabled()) == (fuse, collecting)
+    finally:
+        ibis.options.sql.fuse_selects = before
+        (gc.enable if was_collecting else gc.disable)()
+    assert [(p["rule_id"], p["status"]) for p in rows(r, "methotrexate.fbc")] == [
+        ("methotrexate.fbc", "overdue")
+    ]
+    assert row(r, "p", "pincer.gi_p3a") is not None
+
+
+def test_searches_at_once_restore_the_settings_when_the_last_ends():
+    """Two searches overlapping in threads: the first to end must not restore the settings under
+    the other, nor the second restore the first's paused state."""
+    import gc
+
+    import ibis
+
+    from rxwatch.engine.search import _Compiling
+
+    compiling = _Compiling()
+    before = ibis.options.sql.fuse_selects
+    try:
+        ibis.options.sql.fuse_selects = True
+        first, second = compiling(), compiling()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert (ibis.options.sql.fuse_selects, gc.isenabled()) == (False, False)
+        second.__exit__(None, None, None)
+        assert (ibis.options.sql.fuse_selects, gc.isenabled()) == (True, True)
+    finally:
+        ibis.options.sql.fuse_selects = before
+        gc.enable()
+
+
 def test_as_of_ignores_later_records():
     x = Extract().patient("p").issue("p", "methotrexate", 300, 60).event("p", "fbc", 150)
     earlier = T - dt.timedelta(days=50)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import gc
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -137,6 +139,49 @@ def _rule_patients(rules: list[Rule], facts: Facts) -> Iterator[tuple[Facts, ir.
         yield near, t
 
 
+class _Compiling:
+    """Two process settings for the length of a search, both about the time Python spends building
+    and compiling its expressions (about 1 s of every search, whatever its size; ADR 0014):
+
+    * Ibis does not fuse nested SELECTs (``options.sql.fuse_selects``). Fusing walks the merged
+      expression again for every pair of SELECTs it merges (0.2 s a search), and every backend's
+      optimiser merges nested projections itself: the outputs are identical.
+    * The cyclic garbage collector is paused: compiling makes and drops hundreds of thousands of
+      small objects, and the collector's passes over Python's heap cost 0.1 s a search. Reference
+      counting still frees them as they go.
+
+    Both are process-wide, so searches running at once in threads share one pause: the first to
+    start saves the caller's settings and the last to finish restores them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved = (True, True)
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._saved = (ibis.options.sql.fuse_selects, gc.isenabled())
+                ibis.options.sql.fuse_selects = False
+                gc.disable()
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    fuse, collecting = self._saved
+                    ibis.options.sql.fuse_selects = fuse
+                    if collecting:
+                        gc.enable()
+
+
+_compiling = _Compiling()
+
+
 def _with_values(rows: pa.Table, facts: Facts) -> pa.Table:
     """``last_value`` filled from ``last_value_rank`` where the query gave a rank, not a value."""
     ranked = facts.value_of(rows["last_value_rank"])
@@ -151,6 +196,7 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
     monitoring = [r for r in catalogue.rules if r.kind == "monitoring"]
     slots = threshold_slots(monitoring)
     with (
+        _compiling(),
         shared_facts(con, as_of=as_of, catalogue=catalogue) as facts,
         _rule_patients(monitoring, facts) as (near, patients),
     ):
