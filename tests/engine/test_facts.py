@@ -1,4 +1,5 @@
-"""Values in rank space (ADR 0011): a threshold compared as ranks says what comparing values says."""
+"""The shared facts: values in rank space (ADR 0011), code classes (ADR 0012), and whose facts are
+computed for whom (ADR 0015)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from types import SimpleNamespace
 import ibis
 import pyarrow as pa
 import pytest
+from tests.engine.fixtures.extract import Extract, T, fixture_catalogue
 
-from rxwatch.engine.facts import Classes, Facts, code_classes, gather_needs
+from rxwatch.engine.facts import Classes, Facts, code_classes, gather_needs, narrowed, shared_facts
+from rxwatch.engine.monitoring import treated_all
 from rxwatch.rules.catalogue import load_catalogue
 
 VALUES = [-1.5, 0.0, 2.0, 2.5, 48.0, 120.0]  # the distinct values of a search, sorted: rank = index
@@ -23,6 +26,8 @@ def facts() -> Facts:
         pop=None,  # type: ignore[arg-type]
         issues=None,  # type: ignore[arg-type]
         events=None,  # type: ignore[arg-type]
+        held=frozenset(),
+        event_rows=None,  # type: ignore[arg-type]
         values=None,  # type: ignore[arg-type]
         ranks=None,  # type: ignore[arg-type]
         rank_values=VALUES,
@@ -80,3 +85,28 @@ def test_each_shipped_list_is_exactly_the_union_of_its_classes() -> None:
         assert got == set(cat.codelists[name].codes), name
     for codes in members.values():  # a class's codes are in exactly the same lists
         assert len({frozenset(n for n in names if x in cat.codelists[n].codes) for x in codes}) == 1
+
+
+def test_everyones_facts_are_of_what_is_read_across_everyone() -> None:
+    """A monitoring test's codelists are read for its rule's patients only; what the alerts and
+    the exclusions read is read for everyone (ADR 0015)."""
+    needs = gather_needs(fixture_catalogue())
+    assert {"fbc", "platelets", "renal", "creatinine", "weight"} <= needs.events - needs.everyone
+    assert {"hba1c", "diabetes", "egfr", "ckd", "secondary-care-monitoring"} <= needs.everyone
+
+
+def test_a_read_of_facts_not_computed_for_everyone_is_an_error() -> None:
+    """Everyone's facts lack the monitoring-only codelists: reading one there must fail loudly,
+    never answer "no events" (HAZ-005). The rules' patients' facts hold every codelist."""
+    x = Extract().patient("p").issue("p", "methotrexate", 300, 5).event("p", "fbc", 10)
+    x.patient("q").event("q", "fbc", 10).event("q", "diabetes", 400)
+    cat = fixture_catalogue()
+    with shared_facts(x.ibis(), as_of=T, catalogue=cat) as f:
+        with pytest.raises(RuntimeError, match="'fbc'"):
+            f.dated(["fbc"])
+        with pytest.raises(RuntimeError, match="'platelets'"):
+            f.value(["platelets"])
+        assert f.dated(["diabetes"]).to_pyarrow()["patient_id"].to_pylist() == ["q"]
+        monitoring = [r for r in cat.rules if r.kind == "monitoring"]
+        with narrowed(f, treated_all(monitoring, f)) as near:
+            assert near.dated(["fbc"]).to_pyarrow()["patient_id"].to_pylist() == ["p"]

@@ -7,7 +7,10 @@ row out to every list its code is in (fbc ⊇ wbc), and a codelist is the union 
 pooled (``max`` of the classes' ``max``). See ADR 0012.
 
 * ``issues``: first and last issue on or before T, per drug class;
-* ``events``: first and last event on or before T, per class;
+* ``events``: first and last event on or before T, per class, of the codelists read across
+  everyone (the alerts', the exclusions': ``Needs.everyone``); the monitoring tests' codelists are
+  computed for their rules' patients alone (``narrowed``), and a read of a class a table does
+  not hold is an error (``Facts.event_keys``). See ADR 0015;
 * ``events`` also carries, for the default value rule (no cut-off, no ignored comparator), two
   sortable keys that give the latest value-carrying date and the highest and lowest value of it;
 * ``values``: the same for every other value rule, over the rows of its own codelists' classes only;
@@ -72,14 +75,27 @@ class Needs:
 
     drugs: set[str] = field(default_factory=set)
     events: set[str] = field(default_factory=set)
+    # The event codelists read from everyone's facts (the alerts', the exclusions'); those only a
+    # monitoring test reads are computed for the monitoring rules' patients alone (``narrowed``).
+    everyone: set[str] = field(default_factory=set)
     values: dict[ValueSpec, set[str]] = field(default_factory=dict)
     co_prescribed: list[CoPrescribedP] = field(default_factory=list)
     repeated: list[RepeatedValuesP] = field(default_factory=list)
 
-    def value(self, codelists: Iterable[str], spec: ValueSpec = ValueSpec()) -> None:
+    def dated(self, codelists: Iterable[str], *, everyone: bool = True) -> None:
+        names = set(codelists)
+        self.events.update(names)
+        if everyone:
+            self.everyone.update(names)
+
+    def value(
+        self, codelists: Iterable[str], spec: ValueSpec = ValueSpec(), *, everyone: bool = True
+    ) -> None:
+        """A value read; only the default spec's is read from the event facts (``spec_values``
+        gives the others, for everyone)."""
         names = set(codelists)
         self.values.setdefault(spec, set()).update(names)
-        self.events.update(names)
+        self.dated(names, everyone=everyone and spec == ValueSpec())
 
 
 def walk(p: Predicate) -> Iterator[Predicate]:
@@ -94,7 +110,7 @@ def walk(p: Predicate) -> Iterator[Predicate]:
 def gather_needs(catalogue: Catalogue) -> Needs:
     needs = Needs()
     if SECONDARY_CARE in catalogue.codelists:
-        needs.events.add(SECONDARY_CARE)
+        needs.dated([SECONDARY_CARE])
     for rule in catalogue.rules:
         _rule_needs(rule, needs)
     return needs
@@ -103,12 +119,12 @@ def gather_needs(catalogue: Catalogue) -> Needs:
 def _rule_needs(rule: Rule, needs: Needs) -> None:
     if rule.treatment:
         needs.drugs.update(rule.treatment.codelists)
-    needs.events.update(e.codelist for e in rule.exclusions)
-    for t in rule.tests:
-        needs.events.add(t.codelist)
-        needs.value(th.analyte for th in t.thresholds if th.analyte != "crcl")
+    needs.dated(e.codelist for e in rule.exclusions)
+    for t in rule.tests:  # read for the rule's patients only
+        needs.dated([t.codelist], everyone=False)
+        needs.value((th.analyte for th in t.thresholds if th.analyte != "crcl"), everyone=False)
         if t.interval:
-            needs.value((t.interval.creatinine, t.interval.weight))
+            needs.value((t.interval.creatinine, t.interval.weight), everyone=False)
     for top in (rule.at_risk, rule.hazard):
         if top is None:
             continue
@@ -120,16 +136,16 @@ def _rule_needs(rule: Rule, needs: Needs) -> None:
                 needs.drugs.update((*v.a, *v.b))
                 if v not in needs.co_prescribed:
                     needs.co_prescribed.append(v)
-            elif isinstance(v, RepeatedValuesP):
-                needs.events.update(v.codelists)
+            elif isinstance(v, RepeatedValuesP):  # read from the events, not their facts
+                needs.dated(v.codelists, everyone=False)
                 if v not in needs.repeated:
                     needs.repeated.append(v)
             elif p.key == "issued":
                 needs.drugs.update(v.codelists)  # type: ignore[union-attr]
             elif p.key in ("event_history", "event_within"):
-                needs.events.update(v.codelists)  # type: ignore[union-attr]
+                needs.dated(v.codelists)  # type: ignore[union-attr]
             elif p.key == "unresolved":
-                needs.events.update((*v.codelists, *v.resolved))  # type: ignore[union-attr]
+                needs.dated((*v.codelists, *v.resolved))  # type: ignore[union-attr]
 
 
 def days_before(as_of: dt.date, days: int) -> ir.DateScalar:
@@ -272,6 +288,8 @@ class Facts:
     pop: ir.Table  # patient_id, practice, sex, age: registered and alive at T
     issues: ir.Table  # patient_id, key, first, last
     events: ir.Table  # patient_id, key, first, last, and for the default value spec hk, lk
+    held: frozenset[int]  # the classes in ``events``: ``Needs.everyone``'s, or all (``narrowed``)
+    event_rows: ir.Table  # the events on or before T, for ``narrowed`` alone: rules read facts
     # spec, patient_id, key, vd, hk, lk: every other value spec, over its own codelists only
     values: ir.Table
     ranks: ir.Table  # _value, _rank: every distinct value, ranked
@@ -291,9 +309,21 @@ class Facts:
         patients in ``among`` only, when given: a rule's few patients, not everyone's facts)."""
         return _first_last_of(self.issues, self.drug_classes.keys(names), among)
 
+    def event_keys(self, names: Iterable[str]) -> list[int]:
+        """The classes of ``names``, which ``events`` must hold: a codelist whose facts were not
+        computed for these patients is an error, never an empty answer."""
+        names = list(names)
+        keys = self.event_classes.keys(names)
+        if not self.held.issuperset(keys):
+            raise RuntimeError(
+                f"the event facts of {sorted(names)} are not computed for these patients: "
+                "everyone's facts hold only the codelists read across everyone (Needs.everyone)"
+            )
+        return keys
+
     def dated(self, names: Iterable[str], among: ir.Table | None = None) -> ir.Table:
         """patient_id, first, last: events of any of ``names`` pooled, on or before T."""
-        return _first_last_of(self.events, self.event_classes.keys(names), among)
+        return _first_last_of(self.events, self.event_keys(names), among)
 
     def value(
         self, names: Iterable[str], spec: ValueSpec = DEFAULT, among: ir.Table | None = None
@@ -301,11 +331,13 @@ class Facts:
         """patient_id, vdate, lo, hi: the latest value-carrying date of ``names`` pooled and the
         ranks of the lowest and highest value of that date (null when every value of that date
         is ignored). Compare them with ``meets``; ``decode`` gives the values."""
-        keys = self.event_classes.keys(names)
-        if spec == DEFAULT:  # no value is ignored: the latest value's date is the day of hk
+        if spec == DEFAULT:
+            # no value is ignored: the latest value's date is the day of hk
+            keys = self.event_keys(names)
             e = self.events.filter(self.events.key.isin(keys) & self.events.hk.notnull())
             e = e.mutate(vd=key_day(e.hk))
         else:
+            keys = self.event_classes.keys(names)
             e = self.values.filter(self.values.spec == self.value_specs[spec])
             e = e.filter(e.key.isin(keys) & e.vd.notnull())
         t = _among(e, among, len(keys) > 1)
@@ -411,12 +443,14 @@ def event_facts(
     *,
     classes: Classes,
     spec_index: dict[ValueSpec, int],
+    names: Iterable[str] | None = None,
 ) -> ir.Table:
-    """One pass over the events: per (patient, class) the first and last event and, for the
-    default value spec, the keys of the highest and lowest value of the latest value-carrying
-    date (the date is the keys' day). No FILTER: a value-less row has a null key, which ``max``
-    skips; values of codelists no rule reads as values cost a little and are never read."""
-    mem = classes.table()
+    """One pass over the events: per (patient, class) of ``names`` (all when None) the first and
+    last event and, for the default value spec, the keys of the highest and lowest value of the
+    latest value-carrying date (the date is the keys' day). No FILTER: a value-less row has a null
+    key, which ``max`` skips; values of codelists no rule reads as values cost a little and are
+    never read."""
+    mem = classes.table(names)
     j = evs.join(mem, evs.snomed_code == mem.code)
     j = j.left_join(ranks, j.value == ranks._value)  # every event: dates need the value-less too
     aggs: dict[str, ir.Value] = {"first": j.date.min(), "last": j.date.max()}
@@ -595,10 +629,11 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
         ranks = stack.enter_context(cached(value_ranks(parts["evs"])))
         rank_values = _rank_values(ranks)
         index = {"classes": parts["event_classes"], "spec_index": parts["value_specs"]}
-        events = event_facts(parts["evs"], ranks, **index)
-        # Not sorted by class, unlike issues: the monitoring tests read the narrowed copy (sorted,
-        # ``narrowed``), and the alerts' few reads of everyone's events cost less than the sort
-        # of 9.4M rows at 1M patients (0.35 s).
+        # Everyone's facts of the codelists read across everyone; the monitoring tests' codelists
+        # only for their rules' patients (``narrowed``): at 1M synthetic patients 6.3M of the
+        # 36.5M events are read here (ADR 0015). Not sorted by class, unlike issues: the alerts'
+        # few reads of it cost less than the sort.
+        events = event_facts(parts["evs"], ranks, names=needs.everyone, **index)
         tables["events"] = stack.enter_context(cached(events))
         values = spec_values(parts["evs"], ranks, as_of=as_of, needs=needs, **index)
         tables["values"] = stack.enter_context(cached(values.order_by(["spec", "key"])))
@@ -611,25 +646,30 @@ def shared_facts(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue)
             repeated=list(needs.repeated),
             ranks=ranks,
             rank_values=rank_values,
+            held=frozenset(parts["event_classes"].keys(needs.everyone)),
+            event_rows=parts["evs"],
             **tables,
         )
 
 
 @contextlib.contextmanager
 def narrowed(f: Facts, patients: ir.Table) -> Iterator[Facts]:
-    """``f`` with the event facts cut to ``patients`` (cached): the monitoring tests read the
-    facts of the few patients on a monitored drug many times over, and each read then scans their
-    rows, not everyone's."""
+    """``f`` with the facts of ``patients`` only, and of every class (cached, sorted by class):
+    the monitoring tests read the facts of the few patients on a monitored drug many times over,
+    and each read then scans their rows, not everyone's. Everyone's facts hold only the classes
+    read across everyone, so these come from their events."""
     from rxwatch.engine.backends import cached
 
     ids = patients.select(_nid=patients.patient_id).distinct()
-    events = f.events.semi_join(ids, f.events.patient_id == ids._nid)
+    rows = f.event_rows.semi_join(ids, f.event_rows.patient_id == ids._nid)
+    events = event_facts(rows, f.ranks, classes=f.event_classes, spec_index=f.value_specs)
     values = f.values.semi_join(ids, f.values.patient_id == ids._nid)
     with (
         cached(events.order_by("key")) as e,
         cached(values.order_by(["spec", "key"])) as v,
     ):
-        yield dataclasses.replace(f, events=e, values=v)
+        held = frozenset(f.event_classes.codes.values())
+        yield dataclasses.replace(f, events=e, values=v, held=held)
 
 
 def _rank_values(ranks: ir.Table) -> list[float]:

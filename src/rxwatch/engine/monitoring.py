@@ -117,7 +117,7 @@ def treated_all(rules: list[Rule], f: Facts) -> ir.Table:
             (i, k, _before(f.as_of, e.lookback_days))
             for i, r in enumerate(rules)
             for e in exclusions(r, f)
-            for k in f.event_classes.keys([e.codelist])
+            for k in f.event_keys([e.codelist])
         ],
     )
     t = on_treatment(rules, f)
@@ -275,7 +275,7 @@ def _test_tables(
         for slot, name, lo, (rmin, rmax) in reads:
             read = len(what)
             what.append((read, slot, lo, rmin, rmax))
-            classes += [(read, n, k) for k in f.event_classes.keys([name])]
+            classes += [(read, n, k) for k in f.event_keys([name])]
     return (
         _memtable(schema, rows),
         _memtable(
