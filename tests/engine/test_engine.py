@@ -411,6 +411,19 @@ def test_a_search_gives_back_the_callers_ibis_and_gc_settings(fuse: bool, collec
     assert row(r, "p", "pincer.gi_p3a") is not None
 
 
+def test_a_catalogue_of_monitoring_rules_alone_reads_nothing_for_everyone():
+    """With no alert and no secondary-care list, no event codelist is read across everyone
+    (ADR 0015): everyone's facts are empty and the monitoring still reads its patients' tests."""
+    cat = fixture_catalogue()
+    lists = {k: v for k, v in cat.codelists.items() if k != "secondary-care-monitoring"}
+    alone = Catalogue(cat.select(["methotrexate"]).rules, lists)
+    x = Extract().patient("p").issue("p", "methotrexate", 300, 5).event("p", "fbc", 100)
+    x.event("p", "renal", 30)
+    r = run_search(x.ibis(), as_of=T, catalogue=alone)
+    got = {(p["rule_id"], p["status"], p["last_date"]) for p in rows(r)}
+    assert got == {("methotrexate.fbc", "overdue", ago(100))}  # fbc every 84 days; renal in date
+
+
 def test_searches_at_once_restore_the_settings_when_the_last_ends():
     """Two searches overlapping in threads: the first to end must not restore the settings under
     the other, nor the second restore the first's paused state."""
