@@ -4,8 +4,8 @@
     .venv/bin/python bench/search.py --sizes 100000 --no-spark
 
 For each size it builds a population in a DuckDB file (once; reused from ``--workdir``), then runs each
-measured step in its own subprocess so that each has its own peak memory (the child reports
-``getrusage(RUSAGE_SELF).ru_maxrss``). The search and the floor run ``--repeat`` times (3),
+measured step in its own subprocess so that each has its own peak memory (the child reports its
+``VmHWM``, ``peak_rss_mb``). The search and the floor run ``--repeat`` times (3),
 interleaved, and their medians are compared: one run of each on a shared machine varies by ±10 %.
 
 * ``search``: the full catalogue through ``run_search`` on DuckDB;
@@ -335,9 +335,24 @@ STEPS = {
 }
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory. Not ``ru_maxrss``: Linux carries it over from the
+    parent through fork and exec, so a step started after the parent built a population reported
+    the parent's peak (1.7 GB for a floor whose own peak is 1.2 GB). ``VmHWM`` is the peak of this
+    address space alone."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # not Linux
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(name: str, args: list[str]) -> None:
     result = STEPS[name](*args)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(result))
 
 
