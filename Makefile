@@ -33,13 +33,15 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # Debian packages the tests need: Java 17 for PySpark, chromium for the browser tests, poppler for
-# pdftotext, and the Pango libraries WeasyPrint renders PDFs with. Installed only where missing.
+# pdftotext, the Pango libraries WeasyPrint renders PDFs with, and PostgreSQL's server programs (the
+# PostgreSQL test starts a throwaway server of its own). Installed only where missing.
 system-deps:
 	@need=(); \
 	command -v java >/dev/null || need+=(openjdk-17-jre-headless); \
 	command -v chromium >/dev/null || need+=(chromium); \
 	command -v pdftotext >/dev/null || need+=(poppler-utils); \
 	ldconfig -p | grep -q libpango-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0); \
+	command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql); \
 	if [ $${#need[@]} -gt 0 ]; then \
 	  echo "installing Debian packages: $${need[*]}"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends "$${need[@]}"; \
