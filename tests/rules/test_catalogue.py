@@ -181,6 +181,16 @@ def test_unknown_codelist_is_refused(tmp_path: Path) -> None:
         load_catalogue(rules_dir=rules_dir)
 
 
+def test_crcl_threshold_without_cockcroft_gault_is_refused(tmp_path: Path) -> None:
+    """CrCl is computed from a Cockcroft–Gault interval's creatinine and weight: a test without
+    one has nothing to compute it from, which the file must be told, not the search."""
+    rules_dir = _copy_catalogue(tmp_path)
+    path = rules_dir / "lithium.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("analyte: egfr", "analyte: crcl"))
+    with pytest.raises(RuleError, match=r"lithium\.yaml[\s\S]*crcl threshold needs"):
+        load_catalogue(rules_dir=rules_dir)
+
+
 # --- numbers spot-checked against catalogue.md ---------------------------------------------------
 
 

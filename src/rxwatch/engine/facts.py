@@ -69,6 +69,9 @@ class ValueSpec:
         return cls(p.before_days, tuple(sorted(p.exclude_comparators)))
 
 
+DEFAULT = ValueSpec()  # no cut-off, no ignored comparator: read from the events facts' keys
+
+
 @dataclass
 class Needs:
     """Everything the catalogue reads from the big tables, gathered before any query is built."""
@@ -89,13 +92,13 @@ class Needs:
             self.everyone.update(names)
 
     def value(
-        self, codelists: Iterable[str], spec: ValueSpec = ValueSpec(), *, everyone: bool = True
+        self, codelists: Iterable[str], spec: ValueSpec = DEFAULT, *, everyone: bool = True
     ) -> None:
         """A value read; only the default spec's is read from the event facts (``spec_values``
         gives the others, for everyone)."""
         names = set(codelists)
         self.values.setdefault(spec, set()).update(names)
-        self.dated(names, everyone=everyone and spec == ValueSpec())
+        self.dated(names, everyone=everyone and spec == DEFAULT)
 
 
 def walk(p: Predicate) -> Iterator[Predicate]:
@@ -197,6 +200,13 @@ def code_classes(names: Iterable[str], catalogue: Catalogue) -> Classes:
     )
 
 
+def union_all(tables: list[ir.Table]) -> ir.Table | None:
+    """The rows of every table in ``tables`` (UNION ALL); None for none."""
+    if not tables:
+        return None
+    return tables[0].union(*tables[1:], distinct=False) if len(tables) > 1 else tables[0]
+
+
 def attach(base: ir.Table, other: ir.Table, **names: str) -> ir.Table:
     """Left-join a per-patient table onto ``base``, taking its columns under new names."""
     return attach_all(base, [(other, names)])
@@ -248,9 +258,6 @@ def _first_last_of(t: ir.Table, keys: list[int], among: ir.Table | None) -> ir.T
     if len(keys) == 1:
         return t.select("patient_id", "first", "last")
     return t.group_by("patient_id").agg(first=t["first"].min(), last=t["last"].max())
-
-
-DEFAULT = ValueSpec()
 
 
 def _rank_case(cond: ir.BooleanValue, rank: ir.IntegerValue) -> ir.IntegerValue:
@@ -503,18 +510,19 @@ def spec_values(
                 lk=t.lk.cast("int64"),
             )
         )
-    if not parts:  # an empty table on the same backend
-        e = evs.filter(ibis.literal(False))
-        none = ibis.null()
-        return e.select(
-            spec=ibis.literal(0, type="int32"),
-            patient_id=e.patient_id,
-            key=ibis.literal(0, type="int32"),
-            vd=e.date,
-            hk=none.cast("int64"),
-            lk=none.cast("int64"),
-        )
-    return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+    out = union_all(parts)
+    if out is not None:
+        return out
+    e = evs.filter(ibis.literal(False))  # no other spec: an empty table on the same backend
+    none = ibis.null()
+    return e.select(
+        spec=ibis.literal(0, type="int32"),
+        patient_id=e.patient_id,
+        key=ibis.literal(0, type="int32"),
+        vd=e.date,
+        hk=none.cast("int64"),
+        lk=none.cast("int64"),
+    )
 
 
 def _co_prescribed(recent: ir.Table, cp: CoPrescribedP, drugs: Classes, as_of: dt.date) -> ir.Table:
@@ -567,15 +575,18 @@ def pairwise_flags(
         recent = recent.select("patient_id", "key", d=recent.issue_date).distinct()
         parts += [_co_prescribed(recent, cp, drugs, as_of) for cp in needs.co_prescribed]
     parts += [_repeated(evs, rv, events, as_of) for rv in needs.repeated]
-    if not parts:  # no pairwise facts: an empty table on the same backend
-        return evs.filter(ibis.literal(False)).select(
-            "patient_id", flag=ibis.literal(0, type="int32"), d=evs.date
-        )
-    flagged = [
-        t.select("patient_id", flag=ibis.literal(k, type="int32"), d=t.d)
-        for k, t in enumerate(parts)
-    ]
-    return flagged[0].union(*flagged[1:]) if len(flagged) > 1 else flagged[0]
+    flagged = union_all(
+        [
+            t.select("patient_id", flag=ibis.literal(k, type="int32"), d=t.d)
+            for k, t in enumerate(parts)
+        ]
+    )
+    if flagged is not None:
+        return flagged
+    # no pairwise facts: an empty table on the same backend
+    return evs.filter(ibis.literal(False)).select(
+        "patient_id", flag=ibis.literal(0, type="int32"), d=evs.date
+    )
 
 
 def aggregate(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue, needs: Needs) -> dict:

@@ -39,7 +39,7 @@ from rxwatch.engine.api import (
     SearchResult,
 )
 from rxwatch.engine.backends import cached
-from rxwatch.engine.facts import Facts, narrowed, shared_facts
+from rxwatch.engine.facts import Facts, narrowed, shared_facts, union_all
 from rxwatch.engine.monitoring import (
     assess,
     cockcroft_gault_rows,
@@ -75,12 +75,6 @@ def _batches(items: list[_T]) -> list[list[_T]]:
 
 def _schema(types: dict[str, str]) -> pa.Schema:
     return pa.schema([(n, _ARROW[t]) for n, t in types.items()])
-
-
-def _union(tables: list[ir.Table]) -> ir.Table | None:
-    if not tables:
-        return None
-    return tables[0].union(*tables[1:], distinct=False) if len(tables) > 1 else tables[0]
 
 
 def _fetch(con: ibis.BaseBackend, expr: ir.Table | None, schema: pa.Schema) -> pa.Table:
@@ -207,7 +201,7 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
             for i, rule, test in left:
                 base = patients.filter(patients._rule == i).drop("_rule", "_n")
                 per_test.append(cockcroft_gault_rows(rule, test, base, near, slots))
-            rows, indicators = _monitoring_outputs(assess(_union(per_test), as_of, slots))
+            rows, indicators = _monitoring_outputs(assess(union_all(per_test), as_of, slots))
             queries.append([_as_output(rows, "row"), _as_output(indicators, "indicator")])
         alerts = [r for r in catalogue.rules if r.kind in ("safety_alert", "missed_diagnosis")]
         for batch in _batches(alerts):
@@ -221,9 +215,9 @@ def run_search(con: ibis.BaseBackend, *, as_of: dt.date, catalogue: Catalogue) -
         ]
         schema = _schema({"kind": "string", **OUTPUT_TYPES})
         out = pa.concat_tables(
-            [_fetch(con, _union(q), schema) for q in queries] or [schema.empty_table()]
+            [_fetch(con, union_all(q), schema) for q in queries] or [schema.empty_table()]
         )
-        special = _fetch(con, _union(specialist), SPECIALIST_SCHEMA)
+        special = _fetch(con, union_all(specialist), SPECIALIST_SCHEMA)
         is_row = pc.equal(out["kind"], "row")
         raw_rows = _with_values(out.filter(is_row).select(list(ROW_TYPES)), facts)
     raw_indicators = (

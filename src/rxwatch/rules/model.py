@@ -100,6 +100,8 @@ class Test(Strict):
     def _check(self) -> Test:
         if self.interval is None and self.maintenance_days is None and not self.phases:
             raise ValueError("a test needs phases, maintenance_days or an interval")
+        if self.interval is None and any(th.analyte == "crcl" for th in self.thresholds):
+            raise ValueError("a crcl threshold needs a cockcroft_gault interval to compute it from")
         bounds = [p.until_days for p in self.phases]
         if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
             raise ValueError("phases must be in increasing order of until_days")
